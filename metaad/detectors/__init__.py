@@ -1,0 +1,18 @@
+"""Detectors: the contract, the registry, classical adapters, deep detectors, networks and the one trainer."""
+
+from metaad.detectors.base import BaseDetector
+from metaad.detectors.registry import DetectorInfo, get_detector_info, list_detectors, make_detector, register
+from metaad.detectors import classical as _classical  # noqa: F401  (registers the PyOD adapters)
+from metaad.detectors.autoencoder import AutoEncoderDetector
+from metaad.detectors.deep import BaseDeepDetector
+
+__all__ = [
+    "AutoEncoderDetector",
+    "BaseDeepDetector",
+    "BaseDetector",
+    "DetectorInfo",
+    "get_detector_info",
+    "list_detectors",
+    "make_detector",
+    "register",
+]

@@ -1,0 +1,177 @@
+"""Classical detectors: thin adapters over PyOD under metaad's contract.
+
+Each adapter exposes the PyOD estimator's useful parameters under the same names, fits the PyOD model in
+``fit`` (never in ``__init__``), and is saved safely: PyOD models cannot be written without pickle, so the
+saved state is the training matrix (safetensors) and the training scores; loading refits the same
+deterministic model and checks that it reproduces the saved training scores, failing with a clear
+:class:`~metaad.exceptions.ModelFileError` otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from metaad.detectors._params import make_init
+from metaad.detectors.base import BaseDetector
+from metaad.detectors.registry import register
+from metaad.exceptions import DataError, ModelFileError, ParameterError
+
+
+class PyODAdapter(BaseDetector):
+    """Base of the PyOD adapters; subclasses are generated from :data:`CLASSICAL_SPECS`."""
+
+    _pyod_path: str = ""
+    _pyod_params: tuple[str, ...] = ()
+    _seeded: bool = False
+    _checks: dict[str, Any] = {}
+
+    def _pyod_kwargs(self) -> dict[str, Any]:
+        kwargs = {name: getattr(self, name) for name in self._pyod_params}
+        kwargs["contamination"] = self.contamination
+        if self._seeded:
+            kwargs["random_state"] = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        return kwargs
+
+    def _check_params(self) -> None:
+        for name, rule in self._checks.items():
+            value = getattr(self, name)
+            if not rule(value):
+                raise ParameterError(f"{self.registry_name}: invalid value {name}={value!r}")
+
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        module_name, _, class_name = self._pyod_path.rpartition(".")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        model = cls(**self._pyod_kwargs())
+        if isinstance(self.__dict__.get("n_neighbors"), int) and self.n_neighbors >= X.shape[0]:
+            raise ParameterError(
+                f"{self.registry_name}: n_neighbors={self.n_neighbors} needs more than {self.n_neighbors} training rows, "
+                f"got {X.shape[0]}"
+            )
+        # Constant columns carry no information and break detectors that divide by a variance (PCA).
+        spread = np.ptp(X, axis=0)
+        self.informative_columns_ = np.flatnonzero(spread > 1e-12 * np.maximum(1.0, np.abs(X).max(axis=0)))
+        if self.informative_columns_.size == 0:
+            raise DataError(f"all {X.shape[1]} columns are constant in the training data: nothing to detect")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=FutureWarning)
+            warnings.simplefilter("ignore", category=DeprecationWarning)
+            model.fit(X[:, self.informative_columns_])
+        self.model_ = model
+        self.X_train_ = X
+        self.decision_scores_ = np.asarray(model.decision_scores_, dtype=np.float64)
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=FutureWarning)
+            return np.asarray(self.model_.decision_function(X[:, self.informative_columns_]), dtype=np.float64)
+
+    def _get_fitted_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {"X_train": self.X_train_, "decision_scores": self.decision_scores_}
+        return arrays, {"state": "refit-from-training-data", "threshold": self.threshold_}
+
+    def _set_fitted_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        X = np.ascontiguousarray(arrays["X_train"], dtype=np.float64)
+        self.n_features_in_ = X.shape[1]
+        self.feature_shape_ = (X.shape[1],)
+        self._fit(X, None)
+        saved = arrays["decision_scores"]
+        if not np.allclose(self.decision_scores_, saved, rtol=1e-6, atol=1e-9):
+            worst = float(np.max(np.abs(self.decision_scores_ - saved)))
+            raise ModelFileError(
+                f"{self.registry_name}: refitting from the saved training data did not reproduce the saved scores "
+                f"(max difference {worst:.3g}); the installed PyOD/scikit-learn probably differ from the ones that saved it"
+            )
+        self.decision_scores_ = saved.astype(np.float64)
+        self.threshold_ = float(meta["threshold"])
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+
+
+@dataclass(frozen=True)
+class ClassicalSpec:
+    """How one PyOD detector is exposed: registry name, PyOD class, parameters and their defaults."""
+
+    name: str
+    class_name: str
+    pyod_path: str
+    description: str
+    params: dict[str, Any]
+    seeded: bool = False
+    checks: dict[str, Any] | None = None
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+
+
+CLASSICAL_SPECS: tuple[ClassicalSpec, ...] = (
+    ClassicalSpec("iforest", "IForestDetector", "pyod.models.iforest.IForest",
+                  "Isolation Forest: rows isolated by few random splits are anomalous (Liu et al. 2008).",
+                  {"n_estimators": 100, "max_samples": "auto", "max_features": 1.0, "bootstrap": False},
+                  seeded=True, checks={"n_estimators": _positive_int}),
+    ClassicalSpec("ecod", "ECODDetector", "pyod.models.ecod.ECOD",
+                  "ECOD: empirical-CDF tail probabilities per feature, parameter-free (Li et al. 2022).", {}),
+    ClassicalSpec("copod", "COPODDetector", "pyod.models.copod.COPOD",
+                  "COPOD: copula-based tail probabilities, parameter-free (Li et al. 2020).", {}),
+    ClassicalSpec("hbos", "HBOSDetector", "pyod.models.hbos.HBOS",
+                  "HBOS: histogram-based outlier score, features treated independently (Goldstein 2012).",
+                  {"n_bins": 10, "alpha": 0.1, "tol": 0.5},
+                  checks={"n_bins": lambda v: v == "auto" or _positive_int(v), "alpha": lambda v: 0 < v < 1}),
+    ClassicalSpec("knn", "KNNDetector", "pyod.models.knn.KNN",
+                  "k-nearest neighbours: distance to the k-th (or mean/median) neighbour.",
+                  {"n_neighbors": 5, "method": "largest", "metric": "minkowski", "p": 2},
+                  checks={"n_neighbors": _positive_int, "method": lambda v: v in ("largest", "mean", "median")}),
+    ClassicalSpec("lof", "LOFDetector", "pyod.models.lof.LOF",
+                  "Local Outlier Factor: density relative to the neighbours' density (Breunig et al. 2000).",
+                  {"n_neighbors": 20, "metric": "minkowski", "p": 2}, checks={"n_neighbors": _positive_int}),
+    ClassicalSpec("ocsvm", "OCSVMDetector", "pyod.models.ocsvm.OCSVM",
+                  "One-class SVM with an RBF kernel (Schoelkopf et al. 2001).",
+                  {"kernel": "rbf", "nu": 0.5, "gamma": "auto", "degree": 3, "coef0": 0.0},
+                  checks={"nu": lambda v: 0 < v <= 1, "kernel": lambda v: v in ("rbf", "linear", "poly", "sigmoid")}),
+    ClassicalSpec("pca", "PCADetector", "pyod.models.pca.PCA",
+                  "PCA: weighted distance to the principal subspace (Shyu et al. 2003).",
+                  {"n_components": None, "whiten": False, "weighted": True, "standardization": True},
+                  seeded=True),
+    ClassicalSpec("loda", "LODADetector", "pyod.models.loda.LODA",
+                  "LODA: ensemble of one-dimensional histograms on random projections (Pevny 2016).",
+                  {"n_bins": 10, "n_random_cuts": 100}, seeded=True,
+                  checks={"n_bins": _positive_int, "n_random_cuts": _positive_int}),
+)
+
+
+def _make_adapter(spec: ClassicalSpec) -> type[PyODAdapter]:
+    """Generate the adapter class for ``spec`` with an explicit keyword-only signature (for get_params/clone)."""
+    defaults = {**spec.params, "contamination": 0.1, "threshold": None, "random_state": None}
+    __init__ = make_init(defaults, spec.class_name)
+    param_doc = "\n".join(f"    {n} : default={d!r}\n        Passed to PyOD's {spec.pyod_path.rsplit('.', 1)[1]}." for n, d in spec.params.items())
+    doc = (
+        f"{spec.description}\n\nAdapter over ``{spec.pyod_path}``.\n\nParameters\n----------\n{param_doc}\n"
+        "    contamination, threshold, random_state\n        See :class:`metaad.detectors.base.BaseDetector`.\n\n"
+        f"Examples\n--------\n>>> import numpy as np, metaad\n>>> X = np.random.RandomState(0).normal(size=(200, 3))\n"
+        f">>> det = metaad.make_detector({spec.name!r}).fit(X)\n>>> det.decision_scores_.shape\n(200,)\n"
+    )
+    cls = type(
+        spec.class_name,
+        (PyODAdapter,),
+        {
+            "__init__": __init__,
+            "__doc__": doc,
+            "__module__": __name__,
+            "_pyod_path": spec.pyod_path,
+            "_pyod_params": tuple(spec.params),
+            "_seeded": spec.seeded,
+            "_checks": dict(spec.checks or {}),
+        },
+    )
+    return register(spec.name, family="classical", description=spec.description)(cls)
+
+
+for _spec in CLASSICAL_SPECS:
+    globals()[_spec.class_name] = _make_adapter(_spec)
+
+__all__ = ["CLASSICAL_SPECS", "ClassicalSpec", "PyODAdapter"] + [s.class_name for s in CLASSICAL_SPECS]

@@ -1,0 +1,231 @@
+"""The base of every deep detector: parameters, seeding, scaling, device and persistence in one place.
+
+A deep detector declares its extra parameters in ``_extra_params`` and implements three hooks:
+
+``_build_network(input_shape) -> nn.Module``
+    the network, from the fitted input shape and the resolved architecture in ``architecture_``;
+``_loss(network, xb, yb) -> per-sample losses``
+    what the one :class:`~metaad.detectors.trainer.Trainer` minimizes;
+``_score_batch(network, xb) -> per-sample scores``
+    the anomaly score (higher = more anomalous).
+
+Everything else (validation, standardization, ``device="auto"``, thread sizing, local seeding with a
+``torch.Generator``, early stopping, adversarial training, saving the weights as safetensors) lives here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+from torch import nn
+
+from metaad.detectors._params import make_init
+from metaad.detectors.base import BaseDetector
+from metaad.detectors.trainer import Trainer, TrainingHistory
+from metaad.device import default_num_threads, resolve_device, torch_threads
+from metaad.exceptions import ParameterError
+
+#: Parameters shared by every deep detector, with their defaults.
+DEEP_PARAMS: dict[str, Any] = {
+    "hidden_sizes": None,
+    "latent_size": None,
+    "activation": "relu",
+    "dropout": 0.0,
+    "n_epochs": 20,
+    "batch_size": 256,
+    "learning_rate": 1e-3,
+    "weight_decay": 1e-5,
+    "validation_fraction": 0.1,
+    "patience": 10,
+    "standardize": True,
+    "trim_fraction": "auto",
+    "adversarial": None,
+    "epsilon": 0.1,
+    "adversarial_steps": 3,
+    "device": "auto",
+    "n_threads": None,
+    "verbose": False,
+    "contamination": 0.1,
+    "threshold": None,
+    "random_state": None,
+}
+
+
+class BaseDeepDetector(BaseDetector):
+    """Shared machinery of the deep detectors; see the module docstring for the hooks."""
+
+    _extra_params: ClassVar[dict[str, Any]] = {}
+    _input_dtype = np.float32
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" not in cls.__dict__:
+            cls.__init__ = make_init({**DEEP_PARAMS, **cls._extra_params}, cls.__name__)
+
+    # ------------------------------------------------------------------ hooks
+    def _build_network(self, input_shape: tuple[int, ...]) -> nn.Module:
+        raise NotImplementedError
+
+    def _loss(self, network: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _score_batch(self, network: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _resolve_architecture(self, input_shape: tuple[int, ...]) -> dict[str, Any]:
+        """The architecture actually built (sizes chosen from the input when left as None)."""
+        from metaad.detectors.networks import default_hidden_sizes, default_latent_size
+
+        n_features = int(np.prod(input_shape))
+        latent = self.latent_size if self.latent_size is not None else default_latent_size(n_features)
+        hidden = tuple(self.hidden_sizes) if self.hidden_sizes is not None else default_hidden_sizes(n_features, latent)
+        return {"hidden_sizes": list(hidden), "latent_size": int(latent), "activation": self.activation, "dropout": float(self.dropout)}
+
+    def _train(self, trainer: Trainer, X: torch.Tensor, y: torch.Tensor | None) -> TrainingHistory:
+        """Train ``self.network_``; detectors with several optimizers or an initialization override this."""
+        return trainer.fit(self.network_, self._loss, X, y)
+
+    def _extra_state(self) -> dict[str, np.ndarray]:
+        """Fitted tensors besides the network's weights (e.g. Deep SVDD's centre)."""
+        return {}
+
+    def _set_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`_extra_state` saved."""
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self) -> None:
+        def positive_int(name: str) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ParameterError(f"{self.registry_name}: {name} must be a positive integer, got {value!r}")
+
+        for name in ("n_epochs", "batch_size", "patience", "adversarial_steps"):
+            positive_int(name)
+        if self.latent_size is not None:
+            positive_int("latent_size")
+        if self.hidden_sizes is not None:
+            sizes = self.hidden_sizes
+            if isinstance(sizes, (str, bytes)) or not all(isinstance(s, (int, np.integer)) and s >= 1 for s in sizes):
+                raise ParameterError(f"{self.registry_name}: hidden_sizes must be a tuple of positive integers, got {sizes!r}")
+        for name, low, high in (("learning_rate", 0.0, 10.0), ("dropout", -1e-12, 0.99), ("validation_fraction", -1e-12, 0.5)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not (low < value <= high if name == "learning_rate" else low < value < high):
+                raise ParameterError(f"{self.registry_name}: {name}={value!r} is out of range")
+        if not isinstance(self.weight_decay, (int, float)) or self.weight_decay < 0:
+            raise ParameterError(f"{self.registry_name}: weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not (self.trim_fraction == "auto" or (isinstance(self.trim_fraction, (int, float)) and 0 <= self.trim_fraction < 1)):
+            raise ParameterError(f"{self.registry_name}: trim_fraction must be 'auto' or in [0, 1), got {self.trim_fraction!r}")
+        if self.adversarial not in (None, "pgd"):
+            raise ParameterError(f"{self.registry_name}: adversarial={self.adversarial!r}; expected None or 'pgd'")
+        if not isinstance(self.epsilon, (int, float)) or self.epsilon <= 0:
+            raise ParameterError(f"{self.registry_name}: epsilon must be > 0, got {self.epsilon!r}")
+        from metaad.detectors.networks import ACTIVATIONS
+
+        if self.activation not in ACTIVATIONS:
+            raise ParameterError(f"{self.registry_name}: activation={self.activation!r}; expected one of {', '.join(ACTIVATIONS)}")
+        resolve_device(self.device)
+
+    def _trim_fraction(self) -> float:
+        if self.trim_fraction == "auto":
+            return float(self.contamination) if not self._uses_labels else 0.0
+        return float(self.trim_fraction)
+
+    # ------------------------------------------------------------------ scaling
+    def _fit_scaler(self, X: np.ndarray) -> None:
+        if self.standardize:
+            flat = X.reshape(X.shape[0], -1)
+            mean = flat.mean(axis=0, dtype=np.float64)
+            std = flat.std(axis=0, dtype=np.float64)
+            std[std < 1e-12] = 1.0
+            self.scaler_mean_, self.scaler_scale_ = mean.astype(np.float32), std.astype(np.float32)
+        else:
+            self.scaler_mean_ = np.zeros(int(np.prod(X.shape[1:])), dtype=np.float32)
+            self.scaler_scale_ = np.ones_like(self.scaler_mean_)
+
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        flat = (X.reshape(X.shape[0], -1) - self.scaler_mean_) / self.scaler_scale_
+        return np.ascontiguousarray(flat.reshape(X.shape), dtype=np.float32)
+
+    # ------------------------------------------------------------------ fit / score
+    def _n_threads(self) -> int | None:
+        if self.device_.type != "cpu":
+            return None
+        if self.n_threads is not None:
+            return int(self.n_threads)
+        n_params = sum(p.numel() for p in self.network_.parameters())
+        return default_num_threads(n_params, self.batch_size)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        self.device_ = resolve_device(self.device)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self._fit_scaler(X)
+        input_shape = tuple(X.shape[1:])
+        self.architecture_ = self._resolve_architecture(input_shape)
+        devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            self.network_ = self._build_network(input_shape).to(self.device_)
+            generator = torch.Generator().manual_seed(seed)
+            trainer = Trainer(
+                n_epochs=self.n_epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                weight_decay=self.weight_decay, validation_fraction=self.validation_fraction, patience=self.patience,
+                device=self.device_, generator=generator, adversarial=self.adversarial, epsilon=self.epsilon,
+                adversarial_steps=self.adversarial_steps, trim_fraction=self._trim_fraction(), verbose=self.verbose, description=self.registry_name,
+            )
+            X_tensor = torch.from_numpy(self._scale(X)).to(self.device_)
+            y_tensor = None if y is None else torch.from_numpy(np.asarray(y, dtype=np.float32)).to(self.device_)
+            with torch_threads(self._n_threads()):
+                self.history_ = self._train(trainer, X_tensor, y_tensor)
+                self.decision_scores_ = self._score_tensor(X_tensor)
+
+    @torch.no_grad()
+    def _score_tensor(self, X: torch.Tensor) -> np.ndarray:
+        self.network_.eval()
+        chunk = max(self.batch_size, 4096)
+        out = [self._score_batch(self.network_, X[i : i + chunk]).detach().cpu() for i in range(0, X.shape[0], chunk)]
+        return torch.cat(out).double().numpy()
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        X_tensor = torch.from_numpy(self._scale(X)).to(self.device_)
+        with torch_threads(self._n_threads()):
+            return self._score_tensor(X_tensor)
+
+    def _to_tensor(self, X: Any) -> torch.Tensor:
+        """Validate and scale raw input the way ``decision_function`` does (used by attacks and explanations)."""
+        self._check_fitted()
+        return torch.from_numpy(self._scale(self._validate_input(X, reset=False))).to(self.device_)
+
+    # ------------------------------------------------------------------ persistence
+    def _get_fitted_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {f"network.{k}": v.detach().cpu().numpy() for k, v in self.network_.state_dict().items()}
+        arrays.update({f"extra.{k}": v for k, v in self._extra_state().items()})
+        arrays["scaler_mean"] = self.scaler_mean_
+        arrays["scaler_scale"] = self.scaler_scale_
+        arrays["decision_scores"] = self.decision_scores_
+        meta = {
+            "architecture": self.architecture_,
+            "feature_shape": list(self.feature_shape_),
+            "threshold": self.threshold_,
+            "history": self.history_.to_dict(),
+        }
+        return arrays, meta
+
+    def _set_fitted_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self.device_ = resolve_device(self.device)
+        self.feature_shape_ = tuple(meta["feature_shape"])
+        self.n_features_in_ = int(np.prod(self.feature_shape_))
+        self.architecture_ = meta["architecture"]
+        self.scaler_mean_ = arrays["scaler_mean"]
+        self.scaler_scale_ = arrays["scaler_scale"]
+        self.network_ = self._build_network(self.feature_shape_)
+        state = {k.removeprefix("network."): torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("network.")}
+        self.network_.load_state_dict(state)
+        self.network_.to(self.device_).eval()
+        self._set_extra_state({k.removeprefix("extra."): v for k, v in arrays.items() if k.startswith("extra.")})
+        self.history_ = TrainingHistory(**meta["history"])
+        self.decision_scores_ = np.asarray(arrays["decision_scores"], dtype=np.float64)
+        self.threshold_ = float(meta["threshold"])
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)

@@ -1,0 +1,280 @@
+"""A self-contained HTML report of a detection run: summary, metrics, plots, top rows and explanations.
+
+The page has inline CSS and inline PNG images (``data:`` URIs), no scripts and no external links, so it can be
+mailed or archived as a single file. Every user-provided string is escaped with :func:`html.escape`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from metaad._io import atomic_write_text
+from metaad._version import __version__
+from metaad.evaluation._html import STYLE, escape, format_value, image, section, table
+from metaad.evaluation._validation import check_binary, check_same_length, check_scores
+from metaad.evaluation.plots import (
+    feature_contributions_figure,
+    figure_to_data_uri,
+    pr_curve_figure,
+    roc_curve_figure,
+    score_histogram,
+)
+from metaad.exceptions import DataError, ParameterError
+
+MAX_COLUMNS = 30
+"""At most this many columns of ``frame`` are shown in the top-rows table."""
+
+TOP_FEATURES_PER_ROW = 3
+SUMMARY_METRICS = ("auroc", "average_precision", "precision", "recall", "f1", "precision_at_n")
+
+
+def write_report(
+    path: str | os.PathLike[str],
+    *,
+    scores: Any,
+    threshold: float,
+    frame: pd.DataFrame,
+    labels: Any | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    title: str,
+    detector_name: str,
+    params: Mapping[str, Any],
+    explanation: pd.DataFrame | None = None,
+    sections: Sequence[tuple[str, str]] | None = None,
+    top: int = 20,
+) -> Path:
+    """Write a self-contained HTML report of anomaly scores and return its path.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Where to write the page; written atomically, parent folders created.
+    scores : array-like of shape (n_samples,)
+        Anomaly scores of the rows of ``frame``, higher is more anomalous.
+    threshold : float
+        Rows with ``score > threshold`` are counted as flagged.
+    frame : pandas.DataFrame
+        The scored data with its original values, one row per score.
+    labels : array-like of shape (n_samples,), optional
+        Known 0/1 labels; when both classes occur, the ROC and precision-recall curves are drawn.
+    metrics : mapping, optional
+        The output of :func:`metaad.evaluation.evaluate`; shown as a table, with its classification report.
+    title : str
+        Page title.
+    detector_name : str
+        Name of the detector that produced the scores.
+    params : mapping
+        The detector's parameters, shown in the header.
+    explanation : pandas.DataFrame, optional
+        Rows x features of per-feature contributions, aligned with ``frame`` (same length, same order). Adds a
+        "Why these rows" section with the 3 features that contribute most to each top row and a bar chart of
+        the mean contribution over the flagged rows.
+    sections : sequence of (str, str), optional
+        Extra sections appended at the end, as (heading, body). The heading is escaped; the body must already
+        be safe HTML and is inserted as is.
+    top : int, default 20
+        How many of the most anomalous rows to list.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    DataError
+        If scores or labels are invalid or their lengths differ from ``frame`` (or ``explanation``).
+    ParameterError
+        If ``top`` is not a positive integer or ``threshold`` is not a finite number.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> frame = pd.DataFrame({"x": [1.0, 2.0, 50.0], "y": [0.1, 0.2, 9.0]})
+    >>> out = write_report(pathlib.Path(tempfile.mkdtemp()) / "report.html", scores=[0.1, 0.2, 0.9],
+    ...                    threshold=0.5, frame=frame, title="Demo", detector_name="iforest",
+    ...                    params={"n_estimators": 100})
+    >>> text = out.read_text()
+    >>> "Demo" in text and "data:image/png;base64," in text and "<script" not in text
+    True
+    """
+    values, classes = _check_inputs(scores, threshold, frame, labels, explanation, top)
+    threshold = float(threshold)
+    flagged = values > threshold
+    order = np.argsort(-values, kind="stable")[: min(int(top), values.size)]
+    has_both_classes = classes is not None and classes.min() != classes.max()
+
+    parts = [
+        _header(title, detector_name, params),
+        section("Summary", _summary(values, flagged, threshold, classes, metrics)),
+        section("Scores", _plots(values, threshold, classes, has_both_classes)),
+        section(f"Top {order.size} most anomalous rows", _top_rows(frame, values, classes, order)),
+    ]
+    if metrics and isinstance(metrics.get("classification_report"), Mapping):
+        parts.append(section("Classification report", _classification_report(metrics["classification_report"])))
+    if explanation is not None:
+        parts.append(section("Why these rows", _why(explanation, frame, values, flagged, order)))
+    for heading, body in sections or ():
+        parts.append(section(heading, body))
+
+    generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{escape(title)}</title>\n<style>\n{STYLE}\n</style>\n</head>\n<body>\n"
+        + "\n".join(parts)
+        + f"\n<footer>Generated by metaad {escape(__version__)} on {generated}.</footer>\n</body>\n</html>\n"
+    )
+    return atomic_write_text(path, page)
+
+
+def _check_inputs(
+    scores: Any,
+    threshold: Any,
+    frame: Any,
+    labels: Any,
+    explanation: Any,
+    top: Any,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
+        raise ParameterError(f"top must be a positive integer, got {top!r}")
+    try:
+        finite = np.isfinite(float(threshold))
+    except (TypeError, ValueError):
+        finite = False
+    if not finite:
+        raise ParameterError(f"threshold must be a finite number, got {threshold!r}")
+    values = check_scores(scores)
+    check_same_length(scores=values, frame=frame)
+    classes = None
+    if labels is not None:
+        classes = check_binary(labels, name="labels")
+        check_same_length(scores=values, labels=classes)
+    if explanation is not None:
+        if not isinstance(explanation, pd.DataFrame):
+            raise DataError(f"explanation must be a pandas DataFrame, got {type(explanation).__name__}")
+        check_same_length(frame=frame, explanation=explanation)
+    return values, classes
+
+
+def _header(title: str, detector_name: str, params: Mapping[str, Any]) -> str:
+    rows = [[str(name), params[name]] for name in sorted(params, key=str)]
+    parameters = table(["parameter", "value"], rows) if rows else '<p class="note">No parameters.</p>'
+    return (
+        f"<header><h1>{escape(title)}</h1>\n"
+        f'<p class="subtitle">Detector: <strong>{escape(detector_name)}</strong></p>\n{parameters}</header>'
+    )
+
+
+def _summary(
+    values: np.ndarray,
+    flagged: np.ndarray,
+    threshold: float,
+    classes: np.ndarray | None,
+    metrics: Mapping[str, Any] | None,
+) -> str:
+    n_flagged = int(flagged.sum())
+    rows: list[list[Any]] = [
+        ["rows", int(values.size)],
+        ["flagged (score > threshold)", n_flagged],
+        ["flagged share", n_flagged / values.size],
+        ["threshold", threshold],
+    ]
+    if classes is not None:
+        rows.append(["true anomalies", int(classes.sum())])
+    body = table(["", "value"], rows)
+    if metrics:
+        metric_rows = [[key, metrics.get(key)] for key in SUMMARY_METRICS]
+        body += "\n<h3>Metrics</h3>\n" + table(["metric", "value"], metric_rows)
+    return body
+
+
+def _plots(values: np.ndarray, threshold: float, classes: np.ndarray | None, has_both_classes: bool) -> str:
+    figures = [image(figure_to_data_uri(score_histogram(values, threshold, classes)), "score histogram")]
+    note = ""
+    if has_both_classes:
+        figures.append(image(figure_to_data_uri(roc_curve_figure(classes, values)), "ROC curve"))
+        figures.append(image(figure_to_data_uri(pr_curve_figure(classes, values)), "precision-recall curve"))
+    elif classes is not None:
+        note = '<p class="note">The labels hold a single class, so no ROC or precision-recall curve is drawn.</p>'
+    return f'<div class="figures">{"".join(figures)}</div>{note}'
+
+
+def _top_rows(frame: pd.DataFrame, values: np.ndarray, classes: np.ndarray | None, order: np.ndarray) -> str:
+    shown = list(frame.columns[:MAX_COLUMNS])
+    header = ["row", "score"] + (["label"] if classes is not None else []) + shown
+    subset = frame.iloc[order, :MAX_COLUMNS]
+    rows = []
+    for position, (index, *record) in zip(order, subset.itertuples(index=True, name=None), strict=True):
+        label = [int(classes[position])] if classes is not None else []
+        rows.append([_cell(index), float(values[position]), *label, *(_cell(value) for value in record)])
+    body = table(header, rows)
+    hidden = frame.shape[1] - len(shown)
+    if hidden > 0:
+        plural = "s" if hidden != 1 else ""
+        body += f'<p class="note">{hidden} more column{plural} hidden (showing the first {MAX_COLUMNS}).</p>'
+    return body
+
+
+def _classification_report(report: Mapping[str, Any]) -> str:
+    header = ["", "precision", "recall", "f1-score", "support"]
+    rows = []
+    for name, entry in report.items():
+        if isinstance(entry, Mapping):
+            rows.append([str(name), *(entry.get(key) for key in header[1:])])
+        else:  # "accuracy" is a single number; sklearn prints it in the f1-score column
+            rows.append([str(name), "", "", entry, ""])
+    return table(header, rows)
+
+
+def _why(
+    explanation: pd.DataFrame,
+    frame: pd.DataFrame,
+    values: np.ndarray,
+    flagged: np.ndarray,
+    order: np.ndarray,
+) -> str:
+    try:
+        contributions = explanation.astype(float)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"explanation must hold numeric contributions: {error}") from error
+    header = ["row", "score"]
+    for rank in range(1, TOP_FEATURES_PER_ROW + 1):
+        header += [f"feature {rank}", f"value {rank}", f"contribution {rank}"]
+    rows = []
+    for position in order:
+        row = contributions.iloc[position].dropna().sort_values(ascending=False, kind="stable")
+        cells: list[Any] = [_cell(frame.index[position]), float(values[position])]
+        for feature, contribution in list(row.items())[:TOP_FEATURES_PER_ROW]:
+            original = frame.iloc[position][feature] if feature in frame.columns else None
+            if isinstance(original, pd.Series):  # duplicated column name: show the first
+                original = original.iloc[0]
+            cells += [str(feature), _cell(original), float(contribution)]
+        cells += [""] * (len(header) - len(cells))
+        rows.append(cells)
+    body = (
+        f'<p class="note">For each top row, the {TOP_FEATURES_PER_ROW} features with the largest contribution '
+        "to its anomaly score, with the row's original value.</p>\n" + table(header, rows)
+    )
+    basis = contributions[flagged] if flagged.any() else contributions.iloc[order]
+    described = "flagged rows" if flagged.any() else "top rows (no row is flagged)"
+    if not basis.dropna(how="all").empty:
+        figure = feature_contributions_figure(basis)
+        body += f'<p class="note">Mean contribution over the {len(basis)} {described}.</p>'
+        body += image(figure_to_data_uri(figure), "feature contributions")
+    return body
+
+
+def _cell(value: Any) -> Any:
+    """Keep numbers as numbers for formatting; turn everything else (timestamps, categories) into text."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        return value
+    return None if value is None else str(value)
