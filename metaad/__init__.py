@@ -12,8 +12,13 @@ Examples
 from metaad._version import __version__
 from metaad.detectors import BaseDetector, list_detectors, make_detector
 from metaad.exceptions import DataError, MetaADError, ModelFileError, NotFittedError, ParameterError, SchemaError
+from metaad.persistence import load, save
+from metaad.pipeline import AnomalyPipeline
 
 __all__ = [
+    "AnomalyPipeline",
+    "load",
+    "save",
     "BaseDetector",
     "DataError",
     "MetaADError",

@@ -1,0 +1,1 @@
+"""Benchmark and knowledge-base commands (being built)."""
