@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from metaad._io import atomic_directory, atomic_write_text
+from metaad.data.preprocessing import TabularPreprocessor
 from metaad.data.bundled import is_bundled, load_dataset
 from metaad.data.readers import Table, read_table
 from metaad.detectors.registry import make_detector
@@ -71,11 +72,13 @@ def detect(
     threshold: str | float | None = None,
     params: dict[str, Any] | None = None,
     out_dir: str | Path | None = None,
+    missing: str = "impute",
 ) -> DetectResult:
     """Fit ``detector`` on ``table`` without labels, score every row and write the outputs.
 
     Writes into ``out_dir`` (default ``./metaad-out/<table.name>/``): ``scores.csv`` (row, score, is_anomaly
     and label when known), ``metrics.json``, ``report.html`` and ``model/`` (load with :func:`metaad.load`).
+    Missing values are imputed with a warning (``missing="impute"``) or refused (``missing="error"``).
 
     Examples
     --------
@@ -90,7 +93,7 @@ def detect(
     frame, labels = table.frame, table.labels
     if len(frame) < 2:
         raise DataError(f"{table.source} has {len(frame)} row(s); at least 2 are needed to fit a detector")
-    pipeline = AnomalyPipeline(det)
+    pipeline = AnomalyPipeline(det, TabularPreprocessor(missing=missing))
     start = time.perf_counter()
     pipeline.fit(frame)
     fit_seconds = time.perf_counter() - start

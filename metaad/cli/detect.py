@@ -37,6 +37,7 @@ def detect(
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="Detector parameter KEY=VALUE (repeatable)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default ./metaad-out/<input-stem>/)."),
+    missing: str = typer.Option("impute", "--missing", help="Missing values: 'impute' (median/most frequent, with a warning) or 'error'."),
 ) -> None:
     """Fit a detector on a table without labels; write scores, metrics, an HTML report and the model."""
     from metaad.detection import detect as run_detect
@@ -52,7 +53,7 @@ def detect(
     with console.status(f"fitting {detector} on {table.name} ({len(table.frame)} rows)"):
         result = run_detect(
             table, detector=detector, contamination=contamination, seed=seed, threshold=value,
-            params=_parse_params(param), out_dir=out,
+            params=_parse_params(param), out_dir=out, missing=missing,
         )
     m = result.metrics
     console.print(

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from metaad.detectors.thresholding import parse_threshold, threshold_from_scores, validate_contamination
 from metaad.detectors.validation import check_detector_input
-from metaad.exceptions import NotFittedError, ParameterError
+from metaad.exceptions import DataError, NotFittedError, ParameterError
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
 
@@ -76,6 +76,11 @@ class BaseDetector(BaseEstimator, metaclass=abc.ABCMeta):
     def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray:
         if reset:
             array = check_detector_input(X, dtype=self._input_dtype, min_rows=2, allow_images=self._accepts_images)
+            flat = array.reshape(array.shape[0], -1)
+            if not (flat != flat[:1]).any():
+                raise DataError(
+                    f"all {flat.shape[1]} column(s) of X are constant over its {flat.shape[0]} rows: nothing to detect"
+                )
             self.n_features_in_ = int(np.prod(array.shape[1:]))
             self.feature_shape_ = tuple(int(s) for s in array.shape[1:])
             return array
