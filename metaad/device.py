@@ -51,12 +51,18 @@ def default_num_threads(n_params: int, batch_size: int) -> int:
     """How many CPU threads a training step of this size should use.
 
     Small networks lose time to thread synchronisation (a small MLP step measured 0.3 ms on one thread but
-    176 ms on two while another process used the cores), so one thread is used unless a step carries enough
-    arithmetic (roughly ``6 * n_params * batch_size`` flops) to amortise it.
+    176 ms on two while another process used the cores; a 166-feature autoencoder took 23 s to fit on two
+    contended threads and 0.8 s on one), so one thread is used unless a step carries enough arithmetic
+    (roughly ``6 * n_params * batch_size`` flops, above 1 GFLOP) to amortise it.
+
+    Examples
+    --------
+    >>> default_num_threads(60_000, 256)
+    1
     """
     cores = os.cpu_count() or 1
     flops = 6 * n_params * batch_size
-    if flops < 5e7:
+    if flops < 1e9:
         return 1
     return max(1, min(cores, 4))
 
