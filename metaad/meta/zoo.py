@@ -159,7 +159,7 @@ DEEP_GRID: dict[str, tuple[Any, ...]] = {
     "batch_size": (32, 64, 128),
     "learning_rate": (1e-3, 3e-3, 1e-2),
     "weight_decay": (0.0, 1e-5, 1e-4),
-    "adversarial": (None, None, None, "pgd"),
+    "adversarial": (None, "pgd"),
 }
 
 _DEFAULT_V1: tuple[FamilySpace, ...] = (
@@ -168,15 +168,15 @@ _DEFAULT_V1: tuple[FamilySpace, ...] = (
     FamilySpace("copod", {}),
     FamilySpace("hbos", {"n_bins": (5, 10, 20, 50, "auto"), "alpha": (0.1, 0.5), "tol": (0.1, 0.5)}),
     FamilySpace("knn", {"n_neighbors": (1, 3, 5, 10, 20, 50), "method": ("largest", "mean", "median"), "p": (1, 2)}),
-    FamilySpace("lof", {"n_neighbors": (5, 10, 20, 35, 50), "p": (1, 2)}),
+    FamilySpace("lof", {"n_neighbors": (5, 10, 15, 20, 35, 50, 75), "p": (1, 2)}),
     FamilySpace("ocsvm", {"kernel": ("rbf",), "nu": (0.05, 0.1, 0.3, 0.5, 0.7), "gamma": ("auto", "scale", 0.01, 0.1)}),
     FamilySpace("ocsvm", {"kernel": ("linear", "poly", "sigmoid"), "nu": (0.1, 0.5)}),
     FamilySpace("pca", {"n_components": (None, 0.5, 0.7, 0.9, 0.95, 0.99), "whiten": (False, True), "weighted": (True, False)}),
     FamilySpace("loda", {"n_bins": (5, 10, 20, 50), "n_random_cuts": (50, 100, 200)}),
-    FamilySpace("autoencoder", DEEP_GRID, n_samples=120),
-    FamilySpace("vae", DEEP_GRID, n_samples=40),
-    FamilySpace("deep_svdd", DEEP_GRID, n_samples=40),
-    FamilySpace("wgan", DEEP_GRID, n_samples=40),
+    FamilySpace("autoencoder", DEEP_GRID, n_samples=100),
+    FamilySpace("vae", DEEP_GRID, n_samples=30),
+    FamilySpace("deep_svdd", DEEP_GRID, n_samples=30),
+    FamilySpace("wgan", DEEP_GRID, n_samples=30),
     FamilySpace("devnet", DEEP_GRID, n_samples=40, unsupervised=False),
 )
 
