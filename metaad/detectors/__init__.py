@@ -5,6 +5,10 @@ from metaad.detectors.registry import DetectorInfo, get_detector_info, list_dete
 from metaad.detectors import classical as _classical  # noqa: F401  (registers the PyOD adapters)
 from metaad.detectors.autoencoder import AutoEncoderDetector
 from metaad.detectors.deep import BaseDeepDetector
+from metaad.detectors.vae import VAEDetector
+from metaad.detectors.deep_svdd import DeepSVDDDetector
+from metaad.detectors.wgan import WGANDetector
+from metaad.detectors.devnet import DevNetDetector
 
 __all__ = [
     "AutoEncoderDetector",

@@ -8,12 +8,13 @@ import torch
 from torch import nn
 
 from metaad.detectors.deep import BaseDeepDetector
+from metaad.detectors.image_networks import ConvAutoencoder, ImageScalingMixin, is_image_shape
 from metaad.detectors.networks import MLPAutoencoder
 from metaad.detectors.registry import register
 
 
 @register("autoencoder", family="deep", description="MLP autoencoder; score = reconstruction error (mean squared).")
-class AutoEncoderDetector(BaseDeepDetector):
+class AutoEncoderDetector(ImageScalingMixin, BaseDeepDetector):
     """Fully connected autoencoder trained on unlabeled data; score = mean squared reconstruction error.
 
     The architecture is chosen from the input width when ``hidden_sizes``/``latent_size`` are None
@@ -57,21 +58,26 @@ class AutoEncoderDetector(BaseDeepDetector):
     ([16, 8, 4], 2)
     >>> det.predict(X[:3]).shape
     (3,)
+
+    Images (N×H×W or N×C×H×W) get a convolutional autoencoder and one global mean/std.
     """
 
     _extra_params: dict[str, Any] = {}
+    _accepts_images = True
 
     def _build_network(self, input_shape: tuple[int, ...]) -> nn.Module:
         arch = self.architecture_
+        if is_image_shape(input_shape):
+            return ConvAutoencoder(input_shape, arch["latent_size"])
         return MLPAutoencoder(
             int(input_shape[0]), arch["hidden_sizes"], arch["latent_size"], activation_name=arch["activation"], dropout=arch["dropout"]
         )
 
     def _loss(self, network: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
-        return ((network(xb) - xb) ** 2).mean(dim=1)
+        return ((network(xb) - xb) ** 2).flatten(1).mean(dim=1)
 
     def _score_batch(self, network: nn.Module, xb: torch.Tensor) -> torch.Tensor:
-        return ((network(xb) - xb) ** 2).mean(dim=1)
+        return ((network(xb) - xb) ** 2).flatten(1).mean(dim=1)
 
     def feature_errors(self, X: Any) -> "torch.Tensor":
         """Per-feature squared reconstruction error of each row (the explanation shown in reports)."""

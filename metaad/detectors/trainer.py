@@ -99,6 +99,9 @@ class Trainer:
         ``adversarial_steps`` projected-gradient steps.
     verbose : bool
         Show a Rich progress bar.
+    early_stopping : bool, default=True
+        False trains all ``n_epochs`` and keeps the last weights (an adversarial game such as a GAN has no
+        loss whose minimum marks the best weights).
 
     Examples
     --------
@@ -130,6 +133,7 @@ class Trainer:
         trim_fraction: float = 0.0,
         verbose: bool = False,
         description: str = "training",
+        early_stopping: bool = True,
     ) -> None:
         self.n_epochs = n_epochs
         self.batch_size = batch_size
@@ -146,6 +150,7 @@ class Trainer:
         self.trim_fraction = trim_fraction
         self.verbose = verbose
         self.description = description
+        self.early_stopping = early_stopping
 
     def split(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Indices of the training and validation parts (validation empty for tiny data)."""
@@ -254,7 +259,8 @@ class Trainer:
                         f"{self.description}: the loss became {monitored} at epoch {epoch + 1}; "
                         "lower learning_rate or check the input scaling"
                     )
-                if monitored < best_loss - self.min_delta * max(abs(best_loss), 1e-12) or best_state is None:
+                improved = monitored < best_loss - self.min_delta * max(abs(best_loss), 1e-12)
+                if improved or best_state is None or not self.early_stopping:
                     best_loss, bad_epochs, history.best_epoch = monitored, 0, epoch
                     best_state = copy.deepcopy(module.state_dict())
                 else:

@@ -16,6 +16,7 @@ from metaad.evaluation.plots import (
     score_histogram,
 )
 from metaad.evaluation.report import write_report
+from metaad.evaluation.robustness import robust_auroc
 
 __all__ = [
     "empty_metrics",
@@ -24,6 +25,7 @@ __all__ = [
     "figure_to_data_uri",
     "pr_curve_figure",
     "precision_at_n",
+    "robust_auroc",
     "roc_curve_figure",
     "score_histogram",
     "write_report",

@@ -153,7 +153,7 @@ def test_registry_lists_the_required_detectors() -> None:
     required = {"iforest", "ecod", "copod", "hbos", "knn", "lof", "ocsvm", "pca", "autoencoder"}
     assert required <= set(ALL)
     for info in metaad.list_detectors(details=True):
-        assert info.description and info.family in {"classical", "deep"}
+        assert info.description and info.family in {"classical", "deep", "meta"}
 
 
 def test_threshold_from_false_positive_rate(data) -> None:

@@ -1,0 +1,150 @@
+"""One-class Deep SVDD (Ruff et al., ICML 2018): map normal data into a small hypersphere around a fixed centre.
+
+Three details decide whether Deep SVDD learns anything, and each is done here:
+
+* the network has **no bias terms** (with a bias it can output the centre for every input: the hypersphere
+  collapses and every score is the same);
+* the centre ``c`` is **fixed** from one forward pass of the (optionally pretrained) network over the training
+  data, not learned, and coordinates with ``|c_i| < eps`` are pushed to ``±eps`` (a zero coordinate is reachable
+  trivially by dead ReLU units);
+* the encoder is **pretrained** as the encoder of a bias-free autoencoder (``pretrain_epochs``), as in the paper.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from metaad.detectors.deep import BaseDeepDetector
+from metaad.detectors.image_networks import ConvDecoder, ConvEncoder, ImageScalingMixin, is_image_shape
+from metaad.detectors.networks import mlp
+from metaad.detectors.registry import register
+from metaad.detectors.trainer import Trainer, TrainingHistory
+from metaad.exceptions import ParameterError
+
+
+class DeepSVDDNetwork(nn.Module):
+    """A bias-free encoder, the bias-free decoder used only for pretraining, and the centre as a buffer.
+
+    The centre is a buffer, so it is saved and loaded with the weights.
+
+    Examples
+    --------
+    >>> net = DeepSVDDNetwork((6,), (16, 8), 4)
+    >>> any(name.endswith("bias") for name, _ in net.named_parameters())
+    False
+    >>> net(torch.zeros(2, 6)).shape
+    torch.Size([2, 4])
+    """
+
+    def __init__(self, input_shape: Sequence[int], hidden_sizes: Sequence[int], latent_size: int, *, activation_name: str = "leaky_relu") -> None:
+        super().__init__()
+        if is_image_shape(input_shape):
+            self.encoder: nn.Module = ConvEncoder(input_shape, latent_size, bias=False)
+            self.decoder: nn.Module = ConvDecoder(input_shape, latent_size, bias=False)
+        else:
+            n_features = int(input_shape[0])
+            self.encoder = mlp([n_features, *hidden_sizes, latent_size], activation_name=activation_name, bias=False)
+            self.decoder = mlp([latent_size, *reversed(hidden_sizes), n_features], activation_name=activation_name, bias=False)
+        self.register_buffer("center", torch.zeros(latent_size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def distance(self, x: torch.Tensor) -> torch.Tensor:
+        """Squared distance of each row's embedding to the centre (the loss and the score)."""
+        return ((self.encoder(x) - self.center) ** 2).sum(dim=1)
+
+
+def fix_center(embeddings: torch.Tensor, eps: float) -> torch.Tensor:
+    """Mean embedding with every coordinate of magnitude below ``eps`` pushed to ``±eps`` (0 goes to +eps).
+
+    Examples
+    --------
+    >>> fix_center(torch.tensor([[0.5, 0.05, -0.01], [0.3, -0.05, 0.0]]), 0.1).tolist()
+    [0.4000000059604645, 0.10000000149011612, -0.10000000149011612]
+    """
+    center = embeddings.mean(dim=0)
+    sign = torch.where(center < 0, -torch.ones_like(center), torch.ones_like(center))
+    return torch.where(center.abs() < eps, sign * eps, center)
+
+
+@register("deep_svdd", family="deep", description="One-class Deep SVDD: bias-free network, fixed centre; score = squared distance to the centre.")
+class DeepSVDDDetector(ImageScalingMixin, BaseDeepDetector):
+    """One-class Deep SVDD (Ruff et al. 2018); score = squared distance of the embedding to the centre.
+
+    Parameters
+    ----------
+    pretrain_epochs : int, default=10
+        Epochs of bias-free autoencoder pretraining of the encoder (0: start from the random initialization).
+    center_eps : float, default=0.1
+        Centre coordinates closer to 0 than this are pushed to ``±center_eps``.
+    activation : str, default="leaky_relu"
+    n_epochs : int, default=10
+        Most epochs of the one-class phase (longer runs shrink the sphere onto the contaminating anomalies too).
+    hidden_sizes, latent_size, dropout, n_epochs, batch_size, learning_rate, weight_decay,
+    validation_fraction, patience, standardize, trim_fraction, adversarial, epsilon, adversarial_steps,
+    device, n_threads, verbose, contamination, threshold, random_state
+        As for :class:`~metaad.detectors.autoencoder.AutoEncoderDetector` (``dropout`` is not used: it would
+        act as noise around the centre).
+
+    Examples
+    --------
+    >>> import numpy as np, metaad
+    >>> X = np.random.RandomState(0).normal(size=(300, 4))
+    >>> det = metaad.make_detector("deep_svdd", n_epochs=5, pretrain_epochs=2, random_state=0).fit(X)
+    >>> bool(np.all(np.abs(det.center_) >= 0.1))
+    True
+    >>> bool(det.decision_scores_.std() > 0)
+    True
+    """
+
+    _extra_params: dict[str, Any] = {"pretrain_epochs": 10, "center_eps": 0.1, "activation": "leaky_relu", "n_epochs": 10}
+    _accepts_images = True
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        p = self.pretrain_epochs
+        if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0:
+            raise ParameterError(f"deep_svdd: pretrain_epochs must be an integer >= 0, got {p!r}")
+        if isinstance(self.center_eps, bool) or not isinstance(self.center_eps, (int, float)) or self.center_eps <= 0:
+            raise ParameterError(f"deep_svdd: center_eps must be > 0, got {self.center_eps!r}")
+
+    def _build_network(self, input_shape: tuple[int, ...]) -> nn.Module:
+        arch = self.architecture_
+        return DeepSVDDNetwork(input_shape, arch["hidden_sizes"], arch["latent_size"], activation_name=arch["activation"])
+
+    def _loss(self, network: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
+        return network.distance(xb)
+
+    def _score_batch(self, network: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+        return network.distance(xb)
+
+    @staticmethod
+    def _reconstruction_loss(network: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
+        return ((network.decoder(network.encoder(xb)) - xb) ** 2).flatten(1).mean(dim=1)
+
+    def _train(self, trainer: Trainer, X: torch.Tensor, y: torch.Tensor | None) -> TrainingHistory:
+        network = self.network_
+        if self.pretrain_epochs > 0:
+            pretrainer = copy.copy(trainer)
+            pretrainer.n_epochs = int(self.pretrain_epochs)
+            pretrainer.description = f"{trainer.description} (pretraining)"
+            pretrainer.fit(network, self._reconstruction_loss, X, y)
+        network.eval()
+        with torch.no_grad():
+            chunk = max(trainer.batch_size, 4096)
+            embeddings = torch.cat([network.encoder(X[i : i + chunk]) for i in range(0, X.shape[0], chunk)])
+            network.center.copy_(fix_center(embeddings, float(self.center_eps)))
+        return trainer.fit(network, self._loss, X, y, parameters=list(network.encoder.parameters()))
+
+    @property
+    def center_(self) -> np.ndarray:
+        """The fixed centre ``c`` of the hypersphere (in embedding space)."""
+        self._check_fitted()
+        return self.network_.center.detach().cpu().numpy()

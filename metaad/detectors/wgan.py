@@ -1,0 +1,218 @@
+"""A GAN detector: a Wasserstein GAN with gradient penalty and an f-AnoGAN encoder (Schlegl et al. 2019).
+
+Training has two phases, both run by the one :class:`~metaad.detectors.trainer.Trainer`:
+
+1. **WGAN-GP** (Gulrajani et al. 2017) on the unlabeled data: a ``step_fn`` alternates ``n_critic`` critic
+   updates with one generator update; the game has no loss to stop early on, so all ``n_epochs`` run.
+2. **Encoder (izif)**: with the generator and critic frozen, an encoder ``E`` learns to minimize
+   ``||x - G(E(x))||² + κ ||f(x) - f(G(E(x)))||²`` where ``f`` are the critic's last hidden features
+   (early stopping on a validation split as usual).
+
+The anomaly score is that same izif residual (``score="izif"``) or the negated critic output alone
+(``score="critic"``: the critic rates real-looking data high).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from metaad.detectors.deep import BaseDeepDetector
+from metaad.detectors.image_networks import ConvDecoder, ConvEncoder, ImageScalingMixin, is_image_shape
+from metaad.detectors.networks import mlp
+from metaad.detectors.registry import register
+from metaad.detectors.trainer import Trainer, TrainingHistory
+from metaad.exceptions import ParameterError
+
+SCORES = ("izif", "critic")
+
+
+class Critic(nn.Module):
+    """Critic ``D(x) = head(f(x))``; ``f`` (the features) is used by the encoder's loss and the score."""
+
+    def __init__(self, input_shape: Sequence[int], hidden_sizes: Sequence[int], n_features_out: int) -> None:
+        super().__init__()
+        if is_image_shape(input_shape):
+            self.features: nn.Module = nn.Sequential(ConvEncoder(input_shape, n_features_out), nn.LeakyReLU(0.2))
+        else:
+            n_in = int(np.prod(input_shape))
+            self.features = mlp([n_in, *hidden_sizes, n_features_out], activation_name="leaky_relu", final_activation=True)
+        self.head = nn.Linear(n_features_out, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)).squeeze(1)
+
+
+class WGANNetwork(nn.Module):
+    """Generator ``G: z -> x``, critic ``D`` and encoder ``E: x -> z`` (MLPs, or convolutions for images).
+
+    Examples
+    --------
+    >>> net = WGANNetwork((6,), (16, 8), 3)
+    >>> net.generator(torch.zeros(2, 3)).shape, net.critic(torch.zeros(2, 6)).shape, net.encoder(torch.zeros(2, 6)).shape
+    (torch.Size([2, 6]), torch.Size([2]), torch.Size([2, 3]))
+    """
+
+    def __init__(self, input_shape: Sequence[int], hidden_sizes: Sequence[int], latent_size: int, *, activation_name: str = "relu") -> None:
+        super().__init__()
+        self.latent_size = int(latent_size)
+        critic_features = int(hidden_sizes[-1]) if len(hidden_sizes) else 16
+        if is_image_shape(input_shape):
+            self.generator: nn.Module = ConvDecoder(input_shape, latent_size)
+            self.encoder: nn.Module = ConvEncoder(input_shape, latent_size)
+            self.critic = Critic(input_shape, hidden_sizes, 64)
+        else:
+            n_features = int(input_shape[0])
+            self.generator = mlp([latent_size, *reversed(hidden_sizes), n_features], activation_name=activation_name)
+            self.encoder = mlp([n_features, *hidden_sizes, latent_size], activation_name=activation_name)
+            self.critic = Critic(input_shape, tuple(hidden_sizes[:-1]), critic_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction ``G(E(x))``."""
+        return self.generator(self.encoder(x))
+
+    def izif_residual(self, x: torch.Tensor, kappa: float) -> torch.Tensor:
+        """``mean((x - G(E(x)))²) + κ mean((f(x) - f(G(E(x))))²)`` per row."""
+        reconstruction = self.generator(self.encoder(x))
+        image_term = ((x - reconstruction) ** 2).flatten(1).mean(dim=1)
+        feature_term = ((self.critic.features(x) - self.critic.features(reconstruction)) ** 2).mean(dim=1)
+        return image_term + kappa * feature_term
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP penalty ``mean((||∇D(x̂)|| - 1)²)`` on random interpolates of real and generated rows."""
+    alpha = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
+
+
+@register("wgan", family="deep", description="WGAN-GP with an f-AnoGAN (izif) encoder; score = reconstruction through G(E(x)) plus critic-feature residual.")
+class WGANDetector(ImageScalingMixin, BaseDeepDetector):
+    """GAN anomaly detector: WGAN-GP trained on unlabeled data, then an f-AnoGAN izif encoder.
+
+    Parameters
+    ----------
+    score : {"izif", "critic"}, default="izif"
+        "izif": ``mean((x - G(E(x)))²) + kappa × mean((f(x) - f(G(E(x))))²)``; "critic": ``-D(x)``.
+    kappa : float, default=1.0
+        Weight of the critic-feature residual in the encoder loss and the izif score.
+    n_critic : int, default=5
+        Critic updates per generator update.
+    gradient_penalty_weight : float, default=10.0
+    encoder_epochs : int or None, default=None
+        Most epochs of the encoder phase (None: ``n_epochs``).
+    n_epochs : int, default=20
+        Epochs of the GAN phase (all run: there is no early stopping in an adversarial game).
+    hidden_sizes, latent_size, activation, n_epochs, batch_size, learning_rate, weight_decay,
+    validation_fraction, patience, standardize, trim_fraction, adversarial, epsilon, adversarial_steps,
+    device, n_threads, verbose, contamination, threshold, random_state
+        As for :class:`~metaad.detectors.autoencoder.AutoEncoderDetector`; ``trim_fraction`` applies to
+        the encoder phase, ``adversarial`` to both.
+
+    Examples
+    --------
+    >>> import numpy as np, metaad
+    >>> X = np.random.RandomState(0).normal(size=(300, 4))
+    >>> det = metaad.make_detector("wgan", n_epochs=3, encoder_epochs=3, random_state=0).fit(X)
+    >>> det.decision_function(X[:3]).shape
+    (3,)
+    >>> len(det.gan_history_.train_loss), len(det.history_.train_loss)
+    (3, 3)
+    """
+
+    _extra_params: dict[str, Any] = {
+        "score": "izif",
+        "kappa": 1.0,
+        "n_critic": 5,
+        "gradient_penalty_weight": 10.0,
+        "encoder_epochs": None,
+        "learning_rate": 2e-4,
+    }
+    _accepts_images = True
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.score not in SCORES:
+            raise ParameterError(f"wgan: score={self.score!r}; expected one of {', '.join(SCORES)}")
+        for name in ("kappa", "gradient_penalty_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ParameterError(f"wgan: {name} must be a number >= 0, got {value!r}")
+        for name, allow_none in (("n_critic", False), ("encoder_epochs", True)):
+            value = getattr(self, name)
+            if value is None and allow_none:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ParameterError(f"wgan: {name} must be a positive integer, got {value!r}")
+
+    def _build_network(self, input_shape: tuple[int, ...]) -> nn.Module:
+        arch = self.architecture_
+        return WGANNetwork(input_shape, arch["hidden_sizes"], arch["latent_size"], activation_name=arch["activation"])
+
+    def _loss(self, network: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
+        return network.izif_residual(xb, float(self.kappa))
+
+    def _score_batch(self, network: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+        if self.score == "critic":
+            return -network.critic(xb)
+        return network.izif_residual(xb, float(self.kappa))
+
+    def _train(self, trainer: Trainer, X: torch.Tensor, y: torch.Tensor | None) -> TrainingHistory:
+        network: WGANNetwork = self.network_
+        betas = (0.5, 0.9)
+        lr = float(self.learning_rate)
+        opt_critic = torch.optim.Adam(network.critic.parameters(), lr=lr, betas=betas)
+        opt_generator = torch.optim.Adam(network.generator.parameters(), lr=lr, betas=betas)
+        n_critic, gp_weight, steps = int(self.n_critic), float(self.gradient_penalty_weight), [0]
+
+        def gan_step(xb: torch.Tensor, yb: torch.Tensor | None) -> float:
+            z = torch.randn(xb.shape[0], network.latent_size, device=xb.device)
+            fake = network.generator(z).detach()
+            critic_loss = network.critic(fake).mean() - network.critic(xb).mean()
+            penalty = gradient_penalty(network.critic, xb, fake)
+            opt_critic.zero_grad(set_to_none=True)
+            (critic_loss + gp_weight * penalty).backward()
+            opt_critic.step()
+            steps[0] += 1
+            if steps[0] % n_critic == 0:
+                z = torch.randn(xb.shape[0], network.latent_size, device=xb.device)
+                generator_loss = -network.critic(network.generator(z)).mean()
+                opt_generator.zero_grad(set_to_none=True)
+                generator_loss.backward()
+                opt_generator.step()
+            return float(critic_loss.detach())
+
+        def wasserstein_gap(module: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
+            z = torch.randn(xb.shape[0], network.latent_size, device=xb.device)
+            return module.critic(module.generator(z)) - module.critic(xb)
+
+        gan_trainer = copy.copy(trainer)
+        gan_trainer.early_stopping = False
+        gan_trainer.trim_fraction = 0.0
+        gan_trainer.description = f"{trainer.description} (GAN)"
+        self.gan_history_ = gan_trainer.fit(network, wasserstein_gap, X, y, step_fn=gan_step)
+
+        frozen = [*network.generator.parameters(), *network.critic.parameters()]
+        for p in frozen:
+            p.requires_grad_(False)
+        try:
+            encoder_trainer = copy.copy(trainer)
+            if self.encoder_epochs is not None:
+                encoder_trainer.n_epochs = int(self.encoder_epochs)
+            encoder_trainer.description = f"{trainer.description} (encoder)"
+            return encoder_trainer.fit(network, self._loss, X, y, parameters=list(network.encoder.parameters()))
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
+
+    def critic_scores(self, X: Any) -> np.ndarray:
+        """``-D(x)`` for each row of ``X`` (higher = less like the training data), whatever ``score`` is."""
+        X_tensor = self._to_tensor(X)
+        with torch.no_grad():
+            return (-self.network_.critic(X_tensor)).double().cpu().numpy()

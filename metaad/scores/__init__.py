@@ -1,0 +1,29 @@
+"""Score functions, numpy in and numpy out: reconstruction error, MMD, KL divergence and the critic score.
+
+Examples
+--------
+>>> import numpy as np
+>>> from metaad.scores import reconstruction_error, gaussian_kl
+>>> reconstruction_error(np.array([[1.0, 2.0]]), np.array([[1.0, 0.0]])).tolist()
+[4.0]
+>>> float(gaussian_kl(0.0, 1.0, 1.0, 1.0))
+0.5
+"""
+
+from metaad.scores.critic import critic_score
+from metaad.scores.kl import gaussian_kl, gaussian_kl_from_samples, histogram_kl
+from metaad.scores.mmd import median_heuristic, mmd_permutation_test, mmd_rbf, rbf_kernel
+from metaad.scores.reconstruction import feature_reconstruction_error, reconstruction_error
+
+__all__ = [
+    "critic_score",
+    "feature_reconstruction_error",
+    "gaussian_kl",
+    "gaussian_kl_from_samples",
+    "histogram_kl",
+    "median_heuristic",
+    "mmd_permutation_test",
+    "mmd_rbf",
+    "rbf_kernel",
+    "reconstruction_error",
+]

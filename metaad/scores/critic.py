@@ -1,0 +1,62 @@
+"""The critic score: how unlike the training data a (Wasserstein) critic finds each row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from metaad.exceptions import ParameterError
+from metaad.scores._validation import as_rows
+
+
+def critic_score(critic: Callable[..., Any], X: Any, *, batch_size: int = 4096) -> np.ndarray:
+    """``-critic(x)`` for each row of ``X``: a critic rates data like its training data high, so negate it.
+
+    Parameters
+    ----------
+    critic : torch.nn.Module or callable
+        A module (called on float32 tensors, in eval mode, without gradients) or a function numpy → numpy,
+        giving one value per row. For a fitted ``wgan`` detector use its ``critic_scores(X)``, which also
+        standardizes ``X``.
+    X : array-like of shape (n_samples, ...)
+        Rows in the critic's input space (images keep their shape for modules).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> critic = torch.nn.Linear(2, 1)
+    >>> _ = torch.nn.init.ones_(critic.weight); _ = torch.nn.init.zeros_(critic.bias)
+    >>> critic_score(critic, np.array([[1.0, 2.0], [0.0, 0.0]])).tolist()
+    [-3.0, -0.0]
+    >>> critic_score(lambda x: x.sum(axis=1), np.array([[1.0, 2.0]])).tolist()
+    [-3.0]
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
+    rows = as_rows(X, "X")
+    if isinstance(critic, torch.nn.Module):
+        array = np.asarray(X, dtype=np.float32)
+        device = next((p.device for p in critic.parameters()), torch.device("cpu"))
+        was_training = critic.training
+        critic.eval()
+        try:
+            with torch.no_grad():
+                out = [
+                    critic(torch.from_numpy(np.ascontiguousarray(array[i : i + batch_size])).to(device)).reshape(-1).double().cpu().numpy()
+                    for i in range(0, array.shape[0], batch_size)
+                ]
+        finally:
+            critic.train(was_training)
+        values = np.concatenate(out)
+    else:
+        values = np.asarray(critic(rows), dtype=np.float64).reshape(-1)
+    if values.shape[0] != rows.shape[0]:
+        raise ParameterError(f"the critic gave {values.shape[0]} values for {rows.shape[0]} rows; expected one per row")
+    return -values

@@ -1,0 +1,67 @@
+"""The VAE detector: contract, learning on cardio, both scores, images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+import metaad
+from metaad.exceptions import ParameterError
+
+CARDIO = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "tabular" / "cardio.npz"
+
+
+@pytest.fixture(scope="module")
+def cardio():
+    if not CARDIO.exists():
+        pytest.skip("../shared/datasets not present")
+    data = np.load(CARDIO)
+    X, y = data["X"], data["y"].astype(int).ravel()
+    return train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+
+
+def check_contract(name: str, X: np.ndarray, tmp_path: Path, y: np.ndarray | None = None, **params) -> None:
+    det = metaad.make_detector(name, random_state=0, **params)
+    fitted = det.fit(X, y)
+    assert fitted is det and det.decision_scores_.shape == (X.shape[0],)
+    assert det.predict(X[:7]).shape == (7,)
+    again = clone(det).fit(X, y)
+    np.testing.assert_array_equal(again.decision_function(X), det.decision_function(X))
+    loaded = metaad.load(metaad.save(det, tmp_path / name))
+    np.testing.assert_allclose(loaded.decision_function(X), det.decision_function(X), rtol=1e-6, atol=1e-7)
+
+
+def test_contract(tmp_path):
+    X = np.random.RandomState(0).normal(size=(200, 5))
+    check_contract("vae", X, tmp_path, n_epochs=3)
+
+
+def test_learns_on_cardio(cardio):
+    X_train, X_test, _, y_test = cardio
+    det = metaad.make_detector("vae", n_epochs=10, random_state=0).fit(X_train)
+    assert det.history_.train_loss[-1] < det.history_.train_loss[0]
+    assert roc_auc_score(y_test, det.decision_function(X_test)) > 0.6
+
+
+def test_reconstruction_score_differs_from_elbo(cardio):
+    X_train, X_test, _, y_test = cardio
+    elbo = metaad.make_detector("vae", n_epochs=3, random_state=0).fit(X_train)
+    rec = metaad.make_detector("vae", n_epochs=3, random_state=0, score="reconstruction").fit(X_train)
+    s_elbo, s_rec = elbo.decision_function(X_test), rec.decision_function(X_test)
+    assert np.all(s_elbo > s_rec)  # same weights, the KL term is positive
+    assert roc_auc_score(y_test, s_rec) > 0.6
+
+
+def test_images(tmp_path):
+    X = np.random.RandomState(0).rand(40, 3, 32, 32).astype(np.float32)
+    check_contract("vae", X, tmp_path, n_epochs=1, batch_size=16)
+
+
+def test_bad_score():
+    with pytest.raises(ParameterError, match="score"):
+        metaad.make_detector("vae", score="kl")

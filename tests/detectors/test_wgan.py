@@ -1,0 +1,63 @@
+"""The WGAN-GP + izif encoder detector."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+import metaad
+from metaad.scores import critic_score
+
+CARDIO = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "tabular" / "cardio.npz"
+
+
+@pytest.fixture(scope="module")
+def cardio():
+    if not CARDIO.exists():
+        pytest.skip("../shared/datasets not present")
+    data = np.load(CARDIO)
+    X, y = data["X"], data["y"].astype(int).ravel()
+    return train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(cardio):
+    return metaad.make_detector("wgan", n_epochs=10, encoder_epochs=10, random_state=0).fit(cardio[0])
+
+
+def test_both_phases_run_and_encoder_learns(fitted):
+    assert len(fitted.gan_history_.train_loss) == 10  # no early stopping in the GAN game
+    assert fitted.history_.train_loss[-1] < fitted.history_.train_loss[0]
+
+
+def test_detects_on_cardio(fitted, cardio):
+    _, X_test, _, y_test = cardio
+    assert roc_auc_score(y_test, fitted.decision_function(X_test)) > 0.6
+
+
+def test_critic_score_option_matches_scores_function(fitted, cardio):
+    _, X_test, _, _ = cardio
+    critic = copy.deepcopy(fitted).set_params(score="critic")  # same weights, the critic's score
+    expected = critic_score(fitted.network_.critic, fitted._to_tensor(X_test).numpy())
+    np.testing.assert_allclose(critic.decision_function(X_test), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fitted.critic_scores(X_test), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_contract(tmp_path):
+    X = np.random.RandomState(0).normal(size=(200, 5))
+    det = metaad.make_detector("wgan", n_epochs=2, encoder_epochs=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(clone(det).fit(X).decision_function(X), det.decision_function(X))
+    loaded = metaad.load(metaad.save(det, tmp_path / "wgan"))
+    np.testing.assert_allclose(loaded.decision_function(X), det.decision_function(X), rtol=1e-6, atol=1e-7)
+
+
+def test_images_3x32x32():
+    X = np.random.RandomState(0).rand(32, 3, 32, 32).astype(np.float32)
+    det = metaad.make_detector("wgan", n_epochs=1, encoder_epochs=1, batch_size=16, random_state=0).fit(X)
+    assert det.decision_function(X[:4]).shape == (4,)
