@@ -35,6 +35,7 @@ DEEP_PARAMS: dict[str, Any] = {
     "activation": "relu",
     "dropout": 0.0,
     "n_epochs": 20,
+    "max_steps": None,
     "batch_size": 256,
     "learning_rate": 1e-3,
     "weight_decay": 1e-5,
@@ -173,7 +174,7 @@ class BaseDeepDetector(BaseDetector):
                 n_epochs=self.n_epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
                 weight_decay=self.weight_decay, validation_fraction=self.validation_fraction, patience=self.patience,
                 device=self.device_, generator=generator, adversarial=self.adversarial, epsilon=self.epsilon,
-                adversarial_steps=self.adversarial_steps, trim_fraction=self._trim_fraction(), verbose=self.verbose, description=self.registry_name,
+                adversarial_steps=self.adversarial_steps, max_steps=self.max_steps, trim_fraction=self._trim_fraction(), verbose=self.verbose, description=self.registry_name,
             )
             X_tensor = torch.from_numpy(self._scale(X)).to(self.device_)
             y_tensor = None if y is None else torch.from_numpy(np.asarray(y, dtype=np.float32)).to(self.device_)

@@ -36,6 +36,7 @@ class TrainingHistory:
     best_epoch: int = -1
     stopped_early: bool = False
     seconds: float = 0.0
+    n_steps: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -44,6 +45,7 @@ class TrainingHistory:
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
             "seconds": self.seconds,
+            "n_steps": self.n_steps,
         }
 
 
@@ -99,6 +101,10 @@ class Trainer:
         ``adversarial_steps`` projected-gradient steps.
     verbose : bool
         Show a Rich progress bar.
+    max_steps : int or None
+        Stop after this many optimizer steps even within an epoch (None: no limit). On large tables an
+        epoch holds hundreds of steps, and a network trained that long on contaminated data learns to
+        reconstruct (or accept) the anomalies too.
     early_stopping : bool, default=True
         False trains all ``n_epochs`` and keeps the last weights (an adversarial game such as a GAN has no
         loss whose minimum marks the best weights).
@@ -134,6 +140,7 @@ class Trainer:
         verbose: bool = False,
         description: str = "training",
         early_stopping: bool = True,
+        max_steps: int | None = None,
     ) -> None:
         self.n_epochs = n_epochs
         self.batch_size = batch_size
@@ -151,6 +158,7 @@ class Trainer:
         self.verbose = verbose
         self.description = description
         self.early_stopping = early_stopping
+        self.max_steps = max_steps
 
     def split(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Indices of the training and validation parts (validation empty for tiny data)."""
@@ -224,7 +232,7 @@ class Trainer:
         if step_fn is None:
             params = list(parameters) if parameters is not None else list(module.parameters())
             optimizer = torch.optim.Adam(params, lr=self.learning_rate, weight_decay=self.weight_decay)
-        best_loss, best_state, bad_epochs = math.inf, None, 0
+        best_loss, best_state, bad_epochs, n_steps = math.inf, None, 0, 0
         progress = _progress(self.verbose, self.description, self.n_epochs)
         with progress as bar:
             task = bar.add_task(self.description, total=self.n_epochs) if bar is not None else None
@@ -249,6 +257,9 @@ class Trainer:
                         batch_loss = float(loss.detach())
                     total += batch_loss * len(batch)
                     count += len(batch)
+                    n_steps += 1
+                    if self.max_steps is not None and n_steps >= self.max_steps:
+                        break
                 history.train_loss.append(total / max(count, 1))
                 monitored = history.train_loss[-1]
                 if len(val_idx):
@@ -270,9 +281,12 @@ class Trainer:
                 if bad_epochs >= self.patience:
                     history.stopped_early = True
                     break
+                if self.max_steps is not None and n_steps >= self.max_steps:
+                    break
         if best_state is not None:
             module.load_state_dict(best_state)
         module.eval()
+        history.n_steps = n_steps
         history.seconds = time.perf_counter() - start
         logger.debug("%s: %d epochs, best %d, %.2fs", self.description, len(history.train_loss), history.best_epoch, history.seconds)
         return history

@@ -40,3 +40,13 @@ def test_pgd_perturbation_is_bounded_and_increases_loss() -> None:
     assert float(delta.abs().max()) <= 0.2 + 1e-6
     with torch.no_grad():
         assert reconstruction(net, X + delta, None).mean() > reconstruction(net, X, None).mean()
+
+
+def test_max_steps_stops_within_an_epoch() -> None:
+    X = torch.randn(1000, 4, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    net = torch.nn.Linear(4, 4)
+    trainer = Trainer(n_epochs=50, batch_size=100, max_steps=13, generator=torch.Generator().manual_seed(1))
+    history = trainer.fit(net, reconstruction, X)
+    assert history.n_steps == 13
+    assert len(history.train_loss) == 2  # 9 steps in the first epoch (900 training rows), 4 in the second
