@@ -87,6 +87,9 @@ class DeepSVDDDetector(ImageScalingMixin, BaseDeepDetector):
     activation : str, default="leaky_relu"
     n_epochs : int, default=10
         Most epochs of the one-class phase (longer runs shrink the sphere onto the contaminating anomalies too).
+    max_steps : int or None, default=250
+        At most this many optimizer steps per phase (shuttle: AUROC 0.248 unlimited, 0.517 at 250; cover,
+        60,000-row subsample: 0.654 and 0.843).
     hidden_sizes, latent_size, dropout, n_epochs, batch_size, learning_rate, weight_decay,
     validation_fraction, patience, standardize, trim_fraction, adversarial, epsilon, adversarial_steps,
     device, n_threads, verbose, contamination, threshold, random_state
@@ -104,7 +107,7 @@ class DeepSVDDDetector(ImageScalingMixin, BaseDeepDetector):
     True
     """
 
-    _extra_params: dict[str, Any] = {"pretrain_epochs": 10, "center_eps": 0.1, "activation": "leaky_relu", "n_epochs": 10}
+    _extra_params: dict[str, Any] = {"pretrain_epochs": 10, "center_eps": 0.1, "activation": "leaky_relu", "n_epochs": 10, "max_steps": 250}
     _accepts_images = True
 
     def _check_params(self) -> None:
