@@ -96,8 +96,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_report(args: argparse.Namespace, kb, frame, defaults, command: str, wall: float) -> None:  # noqa: ANN001
     """The markdown summary: command, time, coverage, top configurations, oracle vs single best, PyOD defaults."""
-    import numpy as np
-    import pandas as pd
 
     from metaad.engine.report import summarize
 

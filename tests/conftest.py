@@ -22,3 +22,12 @@ def load_npz(shared: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
     """X and 0/1 labels of one ../shared tabular dataset."""
     data = np.load(shared / "tabular" / f"{name}.npz")
     return data["X"].astype(np.float64), data["y"].astype(int).ravel()
+
+
+@pytest.fixture(scope="session")
+def cardio_split(shared_datasets: Path) -> list[np.ndarray]:
+    """cardio split as the README protocol does for seed 0: X_train, X_test, y_train, y_test."""
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_npz(shared_datasets, "cardio")
+    return train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)

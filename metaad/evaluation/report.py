@@ -17,7 +17,7 @@ import pandas as pd
 
 from metaad._io import atomic_write_text
 from metaad._version import __version__
-from metaad.evaluation._html import STYLE, escape, format_value, image, section, table
+from metaad.evaluation._html import STYLE, escape, image, section, table
 from metaad.evaluation._validation import check_binary, check_same_length, check_scores
 from metaad.evaluation.plots import (
     feature_contributions_figure,

@@ -3,7 +3,6 @@ save/load round trip, and bad input. New detectors are picked up from the regist
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest

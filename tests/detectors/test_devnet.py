@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 
 import metaad
 from metaad.detectors.devnet import deviation_loss
 from metaad.exceptions import DataError
 
-CARDIO = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "tabular" / "cardio.npz"
 
 
 @pytest.fixture(scope="module")
-def cardio():
-    if not CARDIO.exists():
-        pytest.skip("../shared/datasets not present")
-    data = np.load(CARDIO)
-    X, y = data["X"], data["y"].astype(int).ravel()
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+def cardio(cardio_split):
+    X_train, X_test, y_train, y_test = cardio_split
     known = np.zeros_like(y_train)
     known[np.flatnonzero(y_train == 1)[:5]] = 1  # five labelled anomalies, the rest unlabeled
     return X_train, X_test, known, y_test

@@ -8,21 +8,15 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 
 import metaad
 from metaad.exceptions import ParameterError
 
-CARDIO = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "tabular" / "cardio.npz"
 
 
 @pytest.fixture(scope="module")
-def cardio():
-    if not CARDIO.exists():
-        pytest.skip("../shared/datasets not present")
-    data = np.load(CARDIO)
-    X, y = data["X"], data["y"].astype(int).ravel()
-    return train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+def cardio(cardio_split):
+    return cardio_split
 
 
 def check_contract(name: str, X: np.ndarray, tmp_path: Path, y: np.ndarray | None = None, **params) -> None:

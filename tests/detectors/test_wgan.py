@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 
 import metaad
 from metaad.scores import critic_score
 
-CARDIO = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "tabular" / "cardio.npz"
 
 
 @pytest.fixture(scope="module")
-def cardio():
-    if not CARDIO.exists():
-        pytest.skip("../shared/datasets not present")
-    data = np.load(CARDIO)
-    X, y = data["X"], data["y"].astype(int).ravel()
-    return train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+def cardio(cardio_split):
+    return cardio_split
 
 
 @pytest.fixture(scope="module")

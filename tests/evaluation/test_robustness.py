@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import numpy as np
 import pytest
-from sklearn.model_selection import train_test_split
 
 import metaad
 from metaad.evaluation import robust_auroc
 from metaad.exceptions import ParameterError
 
-CARDIO = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "tabular" / "cardio.npz"
 
 
 @pytest.fixture(scope="module")
-def cardio_fitted():
-    if not CARDIO.exists():
-        pytest.skip("../shared/datasets not present")
-    data = np.load(CARDIO)
-    X, y = data["X"], data["y"].astype(int).ravel()
-    X_train, X_test, _, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+def cardio_fitted(cardio_split):
+    X_train, X_test, _, y_test = cardio_split
     return metaad.make_detector("autoencoder", n_epochs=10, random_state=0).fit(X_train), X_test, y_test
 
 
