@@ -14,11 +14,14 @@ from metaad.detectors import BaseDetector, list_detectors, make_detector
 from metaad.exceptions import DataError, MetaADError, ModelFileError, NotFittedError, ParameterError, SchemaError
 from metaad.persistence import load, save
 from metaad.pipeline import AnomalyPipeline
+from metaad.meta import auto as _auto  # noqa: F401,E402  (registers "auto")
+from metaad.meta.recommend import select
 
 __all__ = [
     "AnomalyPipeline",
     "load",
     "save",
+    "select",
     "BaseDetector",
     "DataError",
     "MetaADError",

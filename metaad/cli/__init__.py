@@ -13,6 +13,7 @@ from metaad.cli._app import app, run_app
 from metaad.cli import detect as _detect  # noqa: F401  (detect, score, detectors, datasets)
 
 from metaad.cli import benchmark as _benchmark  # noqa: F401,E402  (benchmark, benchmark-report, knowledge)
+from metaad.cli import select as _select  # noqa: F401,E402  (select, knowledge add)
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ def _parse_params(pairs: list[str] | None) -> dict:
 @app.command()
 def detect(
     input: str = typer.Argument(..., help="A CSV/Parquet/NPZ/.mat file, or a bundled dataset name (see `metaad datasets`)."),
-    detector: str = typer.Option("iforest", "--detector", "-d", help="Detector name (see `metaad detectors`)."),
+    detector: str = typer.Option("auto", "--detector", "-d", help="Detector name (see `metaad detectors`); 'auto' selects one by meta-learning."),
     label_col: Optional[str] = typer.Option(None, "--label-col", help="Column with 0/1 labels, used for evaluation only."),
     contamination: Optional[float] = typer.Option(None, "--contamination", help="Expected anomaly share in (0, 0.5] (default 0.1)."),
     threshold: Optional[str] = typer.Option(None, "--threshold", help="'contamination' (default), 'fpr:R' or a number."),
