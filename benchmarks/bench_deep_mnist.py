@@ -1,6 +1,7 @@
 """MNIST one-class (Ruff et al. 2018 protocol): train on one digit's training images, test on all 10,000.
 
 Usage: nice -n 10 .venv/bin/python benchmarks/bench_deep_mnist.py [--digits 0 1 ...] [--detectors autoencoder,deep_svdd,wgan]
+       [--param autoencoder.n_epochs=30 --param autoencoder.max_steps=null]
 Pixels are scaled to [0, 1], then each detector standardizes globally (one mean/std). CPU, one torch thread.
 Epoch budgets (below) are chosen to fit all 10 digits in a CPU session; they are stated in the CSV.
 Appends to benchmarks/results/deep_mnist.csv.
@@ -33,7 +34,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--digits", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--detectors", default="autoencoder,deep_svdd,wgan")
+    parser.add_argument("--param", action="append", default=[],
+                        help="override a budget: DETECTOR.KEY=VALUE (JSON value), e.g. autoencoder.max_steps=null")
     args = parser.parse_args()
+    import json
+
+    for item in args.param:
+        target, _, raw = item.partition("=")
+        det_name, _, key = target.partition(".")
+        BUDGETS[det_name] = {**BUDGETS[det_name], key: json.loads(raw)}
     torch.set_num_threads(1)
     X_train, y_train = load_mnist(MNIST, "train")
     X_test, y_test = load_mnist(MNIST, "test")
