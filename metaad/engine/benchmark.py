@@ -167,7 +167,7 @@ def load_dataset(path: str, max_rows: int | None = None) -> tuple[np.ndarray, np
     >>> np.savez(p, X=np.arange(200.0).reshape(100, 2), y=np.r_[np.zeros(90), np.ones(10)])
     >>> X, y = load_dataset(str(p), max_rows=50)
     >>> X.shape, int(y.sum())
-    ((50, 2), 5)
+    ((50, 2), 10)
     """
     from metaad.data.readers import read_table
 
