@@ -86,10 +86,11 @@ def _describe(prefix: str, values: np.ndarray) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------------- landmarkers
-def _hbos(Z: np.ndarray, n_bins: int = 10) -> np.ndarray:
-    scores = np.zeros(Z.shape[0])
-    for j in range(Z.shape[1]):
-        col = Z[:, j]
+def _histogram_outlierness(columns: np.ndarray, n_bins: int) -> np.ndarray:
+    """Sum over columns of -log(smoothed histogram density) of each row's bin (constant columns add nothing)."""
+    scores = np.zeros(columns.shape[0])
+    for j in range(columns.shape[1]):
+        col = columns[:, j]
         lo, hi = col.min(), col.max()
         if hi - lo < 1e-12:
             continue
@@ -98,6 +99,10 @@ def _hbos(Z: np.ndarray, n_bins: int = 10) -> np.ndarray:
         index = np.clip(np.searchsorted(edges, col, side="right") - 1, 0, n_bins - 1)
         scores -= np.log(density[index])
     return scores
+
+
+def _hbos(Z: np.ndarray, n_bins: int = 10) -> np.ndarray:
+    return _histogram_outlierness(Z, n_bins)
 
 
 def _iforest(Z: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
@@ -125,18 +130,7 @@ def _loda(Z: np.ndarray, rng: np.random.RandomState, n_projections: int = 50, n_
     weights = rng.normal(size=(d, n_projections))
     if d > 1:  # sparse projections, as LODA: about sqrt(d) non-zero weights each
         weights[rng.rand(d, n_projections) > 1.0 / math.sqrt(d)] = 0.0
-    projected = Z @ weights
-    scores = np.zeros(Z.shape[0])
-    for k in range(n_projections):
-        col = projected[:, k]
-        lo, hi = col.min(), col.max()
-        if hi - lo < 1e-12:
-            continue
-        counts, edges = np.histogram(col, bins=n_bins, range=(lo, hi))
-        density = (counts + 1.0) / (counts.sum() + n_bins)
-        index = np.clip(np.searchsorted(edges, col, side="right") - 1, 0, n_bins - 1)
-        scores -= np.log(density[index])
-    return scores / n_projections
+    return _histogram_outlierness(Z @ weights, n_bins) / n_projections
 
 
 def _knn(Z: np.ndarray, k: int = 5) -> np.ndarray:
