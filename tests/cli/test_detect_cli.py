@@ -148,3 +148,12 @@ def test_console_script_prints_no_traceback(tmp_path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_detect_flags_the_contamination_share_of_the_fitted_table(tmp_path, capsys) -> None:
+    # knn scores a training row as new data differently (the row is its own neighbour); detect must report
+    # the training scores that the threshold was computed from.
+    code, _, err = run(["detect", "wine", "-d", "knn", "--contamination", "0.1", "--out", str(tmp_path / "k")], capsys)
+    assert code == 0, err
+    scores = pd.read_csv(tmp_path / "k" / "scores.csv")
+    assert abs(scores["is_anomaly"].mean() - 0.1) < 0.02
