@@ -104,9 +104,7 @@ class BaseDetector(BaseEstimator, metaclass=abc.ABCMeta):
         labels = None
         if y is not None and self._uses_labels:
             labels = np.asarray(y).astype(int).ravel()
-        for attr in ("decision_scores_",):
-            if hasattr(self, attr):
-                delattr(self, attr)
+        self.__dict__.pop("decision_scores_", None)  # a refit must not reuse the previous fit's scores
         self._fit(array, labels)
         if not hasattr(self, "decision_scores_"):
             self.decision_scores_ = self._score(array)
