@@ -275,7 +275,6 @@ class AutoDetector(BaseDetector):
         for i, det in enumerate(self.detectors_):
             inner_arrays, inner_meta = det._get_fitted_state()
             arrays.update({f"member{i}.{k}": v for k, v in inner_arrays.items()})
-            arrays[f"member{i}.__train_sorted"] = self._train_sorted_[i]
             members.append({"detector": det.registry_name, "params": _params_for_file(det.get_params(deep=False)),
                             "fitted": _json_safe(inner_meta)})
         meta = {"members": members, "selected": self.selected_, "candidates": self.candidates_,
@@ -287,15 +286,15 @@ class AutoDetector(BaseDetector):
         from metaad.persistence import _params_from_file
 
         try:
-            detectors, sorted_scores = [], []
+            detectors = []
             for i, member in enumerate(meta["members"]):
                 prefix = f"member{i}."
                 det = get_detector_info(member["detector"]).cls(**_params_from_file(member["params"]))
                 det._set_fitted_state({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)},
                                       member["fitted"])
                 detectors.append(det)
-                sorted_scores.append(np.asarray(arrays[f"{prefix}__train_sorted"], dtype=np.float64))
-            self.detectors_, self._train_sorted_ = detectors, sorted_scores
+            self.detectors_ = detectors
+            self._train_sorted_ = [np.sort(d.decision_scores_) for d in detectors]
             self.selected_, self.candidates_ = meta["selected"], meta["candidates"]
             self.explanation_, self.ensemble_ = meta["explanation"], meta["ensemble"]
             self.n_features_in_ = int(meta["n_features_in"])
