@@ -4,6 +4,8 @@
 and fits the best configuration (or a rank-ensemble of the best ``ensemble_size``). With ``fit(X, y)``, ``y``
 marking some known anomalies (1; 0 = unknown), the top ``n_candidates`` are fitted and re-ranked by how well
 they find the known anomalies, blended with the selector's prediction (:mod:`metaad.meta.labels_evidence`).
+With ``fit(X, X_val=..., y_val=...)``, a labelled validation set (1 = anomaly, 0 = normal), the candidates are
+fitted on ``X`` and re-ranked by their AUROC on the validation set instead.
 
 Saved safely like every detector: the chosen detectors' own fitted state plus the selection as JSON.
 """
@@ -111,6 +113,64 @@ class AutoDetector(BaseDetector):
     __init__ = make_init(_DEFAULTS, "AutoDetector")
     _uses_labels = True
 
+    def fit(self, X: Any, y: Any = None, *, X_val: Any = None, y_val: Any = None) -> AutoDetector:
+        """Select, fit and explain; ``y`` (some known anomalies) or ``X_val, y_val`` re-rank the candidates.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame
+            The data to fit on (unlabeled).
+        y : array-like of {0, 1}, optional
+            1 marks rows of ``X`` known to be anomalies; 0 means unknown.
+        X_val, y_val : array-like, optional
+            A labelled validation set (``y_val``: 1 = anomaly, 0 = normal, both present). The candidates are
+            fitted on ``X`` and judged by their AUROC on it; its anomaly count weighs the evidence.
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.normal(size=(300, 5))
+        >>> X_val = np.vstack([rng.normal(size=(90, 5)), rng.normal(4, 1, size=(10, 5))])
+        >>> y_val = np.r_[np.zeros(90), np.ones(10)]
+        >>> det = AutoDetector(random_state=0).fit(X, X_val=X_val, y_val=y_val)
+        >>> det.explanation_["n_labels"], det.explanation_["evidence"]
+        (10, 'validation')
+        >>> all("label_auroc" in c for c in det.candidates_)
+        True
+        """
+        if (X_val is None) != (y_val is None):
+            raise ParameterError("auto: give both X_val and y_val (a labelled validation set), or neither")
+        if X_val is not None and y is not None and np.any(np.asarray(y) == 1):
+            raise ParameterError("auto: give known anomalies in y or a labelled validation set, not both")
+        self._validation = None if X_val is None else (X_val, y_val)
+        try:
+            return super().fit(X, y)
+        finally:
+            del self._validation
+
+    def _validation_set(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The validated ``(X_val, y_val)`` given to :meth:`fit`, or None."""
+        given = getattr(self, "_validation", None)
+        if given is None:
+            return None
+        X_val = self._validate_input(given[0], reset=False)
+        y_val = np.asarray(given[1]).ravel()
+        if len(y_val) != X_val.shape[0]:
+            raise DataError(f"y_val has {len(y_val)} labels for {X_val.shape[0]} validation rows")
+        bad = ~np.isin(y_val, (0, 1))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"y_val must be 0 (normal) or 1 (anomaly); row {row} holds {y_val[row].item()!r}")
+        y_val = y_val.astype(int)
+        if y_val.min() == y_val.max():
+            raise DataError("y_val must hold both normal rows (0) and anomalies (1) to judge the candidates")
+        return X_val, y_val
+
     def _check_params(self) -> None:
         if not isinstance(self.max_per_family, (int, np.integer)) or isinstance(self.max_per_family, bool) \
                 or self.max_per_family < 0:
@@ -163,14 +223,22 @@ class AutoDetector(BaseDetector):
             for r in pool.itertuples()
         ]
         fitted: dict[str, BaseDetector | None] = {}
+        validation = self._validation_set()
         n_labels = 0 if y is None else int(np.sum(np.asarray(y) == 1))
         if y is not None and len(y) != X.shape[0]:
             raise DataError(f"y has {len(y)} labels for {X.shape[0]} rows")
+        if validation is not None:
+            n_labels = int(validation[1].sum())
         if n_labels > 0:
             observed = {}
             for cand in candidates:
                 fitted[cand["config_id"]] = det = self._try_fit(cand, X)
-                evidence = label_evidence(det.decision_scores_, y) if det is not None else {"auroc": float("nan")}
+                if det is None:
+                    evidence = {"auroc": float("nan")}
+                elif validation is not None:
+                    evidence = label_evidence(det.decision_function(validation[0]), validation[1])
+                else:
+                    evidence = label_evidence(det.decision_scores_, y)
                 cand["label_auroc"] = None if not np.isfinite(evidence["auroc"]) else round(evidence["auroc"], 4)
                 observed[cand["config_id"]] = evidence["auroc"]
             posterior = blend_with_evidence({c["config_id"]: c["predicted_auroc"] for c in candidates}, observed,
@@ -195,10 +263,11 @@ class AutoDetector(BaseDetector):
         similar = similar_datasets(selector, features, [c["config_id"] for c in candidates], k=N_SIMILAR)
         self.explanation_ = {
             "n_labels": n_labels,
+            "evidence": "validation" if validation is not None else ("labels" if n_labels else "none"),
             "n_configurations": len(ranking),
             "n_knowledge_datasets": len(selector.datasets_),
             "similar_datasets": similar,
-            "summary": self._summary(similar, n_labels, len(selector.datasets_)),
+            "summary": self._summary(similar, n_labels, len(selector.datasets_), validation is not None),
         }
         self._train_sorted_ = [np.sort(d.decision_scores_) for d in members]
         self.decision_scores_ = self._combine([d.decision_scores_ for d in members])
@@ -210,7 +279,7 @@ class AutoDetector(BaseDetector):
         return [{"config_id": r.config_id, "family": r.family, "params": json.loads(r.params_json),
                  "predicted_auroc": round(float(r.predicted_auroc), 4), "rank": int(r.rank)} for r in rest.itertuples()]
 
-    def _summary(self, similar: list[dict[str, Any]], n_labels: int, n_datasets: int) -> str:
+    def _summary(self, similar: list[dict[str, Any]], n_labels: int, n_datasets: int, validation: bool = False) -> str:
         sel = self.selected_
         where = ", ".join(
             f"{s['dataset']} ({s['auroc'][sel['config_id']]:.3f}, best there {s['best_auroc']:.3f})"
@@ -220,7 +289,10 @@ class AutoDetector(BaseDetector):
                 f"{n_datasets} datasets; predicted AUROC {sel['predicted_auroc']:.3f}.")
         if where:
             text += f" On the most similar datasets it scored: {where}."
-        if n_labels:
+        if n_labels and validation:
+            text += (f" A labelled validation set ({n_labels} anomalies) re-ranked the top {len(self.candidates_)} "
+                     "candidates.")
+        elif n_labels:
             text += f" {n_labels} known anomalies re-ranked the top {len(self.candidates_)} candidates."
         return text
 
@@ -245,7 +317,8 @@ class AutoDetector(BaseDetector):
         self._check_fitted()
         labelled = self.explanation_["n_labels"] > 0
         header = ["rank", "configuration", "family", "parameters", "predicted AUROC"]
-        header += ["AUROC on known anomalies", "blended"] if labelled else []
+        evidence = "AUROC on the validation set" if self.explanation_.get("evidence") == "validation" else "AUROC on known anomalies"
+        header += [evidence, "blended"] if labelled else []
         rows = []
         for i, c in enumerate(self.candidates_, 1):
             row = [i, c["config_id"], c["family"], json.dumps(c["params"], sort_keys=True), c["predicted_auroc"]]

@@ -143,3 +143,39 @@ def test_knowledge_add_extends_the_datasets(tmp_path) -> None:
         add_knowledge(results.assign(dataset="elsewhere"), [data_dir], user_dir=user)
     with pytest.raises(DataError, match="lack column"):
         add_knowledge(results.drop(columns="auroc"), [data_dir], user_dir=user)
+
+
+def test_a_labelled_validation_set_reranks_the_candidates(knowledge_dir, X) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.RandomState(1)
+    X_val = rng.normal(size=(100, 8))
+    y_val = np.zeros(100, dtype=int)
+    y_val[:8] = 1
+    X_val[:8] += 5
+    det = AutoDetector(knowledge_dir=knowledge_dir, random_state=0).fit(X, X_val=X_val, y_val=y_val)
+    assert det.explanation_["n_labels"] == 8 and det.explanation_["evidence"] == "validation"
+    for cand in det.candidates_:  # each candidate was judged on the validation rows, not on X
+        if cand["config_id"] == det.selected_["config_id"]:
+            expected = roc_auc_score(y_val, det.detectors_[0].decision_function(X_val))
+            assert cand["label_auroc"] == pytest.approx(expected, abs=1e-4)
+    posteriors = [c["posterior"] for c in det.candidates_]
+    assert posteriors == sorted(posteriors, reverse=True)
+    assert "validation set" in det.explanation_html()
+
+
+def test_validation_set_errors_name_the_problem(knowledge_dir, X) -> None:
+    det = AutoDetector(knowledge_dir=knowledge_dir, random_state=0)
+    y_val = np.r_[np.zeros(20), np.ones(5)]
+    with pytest.raises(ParameterError, match="both X_val and y_val"):
+        det.fit(X, X_val=X[:25])
+    with pytest.raises(ParameterError, match="not both"):
+        det.fit(X, np.r_[1, np.zeros(len(X) - 1)], X_val=X[:25], y_val=y_val)
+    with pytest.raises(DataError, match="both normal rows"):
+        det.fit(X, X_val=X[:25], y_val=np.zeros(25))
+    with pytest.raises(DataError, match="row 3 holds 2.0"):
+        det.fit(X, X_val=X[:25], y_val=np.r_[0, 0, 1, 2, np.zeros(21)])
+    with pytest.raises(DataError, match="24 labels for 25"):
+        det.fit(X, X_val=X[:25], y_val=y_val[:24])
+    with pytest.raises(DataError):  # the validation rows must have X's columns
+        det.fit(X, X_val=X[:25, :3], y_val=y_val)
