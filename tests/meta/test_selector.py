@@ -132,3 +132,26 @@ def test_label_evidence_and_blend() -> None:
     many = blend_with_evidence(predicted, observed, n_labels=100, prior_strength=10)
     assert few["a"] > few["b"] and many["b"] > many["a"]
     assert blend_with_evidence(predicted, {"a": float("nan")}, n_labels=5) == {"a": 0.8, "b": 0.7}
+
+
+def test_held_out_seed_oracle_separates_split_noise_from_a_real_winner() -> None:
+    import pandas as pd
+
+    from metaad.meta.lodo import held_out_seed_oracle
+
+    rng = np.random.RandomState(0)
+    rows = []
+    for seed in range(3):
+        for c in range(50):  # "noisy": 50 equal configurations (true AUROC 0.7) measured with noise 0.05
+            rows.append(("noisy", f"c{c}", seed, 0.7 + 0.05 * rng.normal(), "ok"))
+        rows.append(("winner", "best", seed, 0.95, "ok"))  # "winner": one configuration truly better
+        rows.append(("winner", "other", seed, 0.6, "ok"))
+    frame = pd.DataFrame(rows, columns=["dataset", "config_id", "seed", "auroc", "status"])
+    oracles = held_out_seed_oracle(frame)
+    noisy, winner = oracles.loc["noisy"], oracles.loc["winner"]
+    assert noisy["single_seed"] > noisy["hindsight"] > noisy["held_out_seed"]
+    assert abs(noisy["held_out_seed"] - 0.7) < 0.05  # choosing on other splits recovers only the true mean
+    assert noisy["single_seed"] > 0.78  # the max of 50 noisy values is far above it
+    assert winner.tolist() == pytest.approx([0.95, 0.95, 0.95])
+    with pytest.raises(ParameterError, match="at least 2 seeds"):
+        held_out_seed_oracle(frame[frame["seed"] == 0])
