@@ -26,7 +26,7 @@ from metaad.exceptions import DataError, ModelFileError, ParameterError
 logger = logging.getLogger(__name__)
 
 _DEFAULTS: dict[str, Any] = {
-    "n_candidates": 5,
+    "n_candidates": None,
     "max_per_family": 2,
     "ensemble_size": 1,
     "prior_strength": 20.0,
@@ -67,8 +67,9 @@ class AutoDetector(BaseDetector):
 
     Parameters
     ----------
-    n_candidates : int, default 5
-        Top configurations kept in ``candidates_``; with labels, the ones fitted and re-ranked.
+    n_candidates : int or None, default None
+        Top configurations kept in ``candidates_``; with labels, the ones fitted and re-ranked. None: 5
+        without labels, 20 with labels or a validation set (more candidates let the evidence find a better one).
     max_per_family : int, default 2
         At most this many candidates of one family (0 = no limit): label evidence can only tell apart
         candidates that differ.
@@ -76,8 +77,8 @@ class AutoDetector(BaseDetector):
         Fit the best ``ensemble_size`` configurations and average their rank-normalized scores (1 = the best only).
     prior_strength : float, default 20.0
         How many labelled anomalies the selector's prediction is worth when blended with label evidence.
-        The defaults (5 candidates, at most 2 per family, 20) did best in the simulation of
-        benchmarks/results/selection.md.
+        The defaults with labels (20 candidates, at most 2 per family, strength 20) did best across 5 and 20
+        labels in the simulation of benchmarks/results/selection.md.
     families : tuple of str, optional
         Choose only among these detector families.
     knowledge_dir : str, optional
@@ -177,9 +178,11 @@ class AutoDetector(BaseDetector):
             raise ParameterError(f"auto: max_per_family must be an integer >= 0, got {self.max_per_family!r}")
         for name in ("n_candidates", "ensemble_size"):
             value = getattr(self, name)
+            if value is None and name == "n_candidates":
+                continue
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ParameterError(f"auto: {name} must be a positive integer, got {value!r}")
-        if self.ensemble_size > self.n_candidates:
+        if self.n_candidates is not None and self.ensemble_size > self.n_candidates:
             raise ParameterError(f"auto: ensemble_size={self.ensemble_size} exceeds n_candidates={self.n_candidates}")
         if not isinstance(self.prior_strength, (int, float)) or self.prior_strength < 0:
             raise ParameterError(f"auto: prior_strength must be >= 0, got {self.prior_strength!r}")
@@ -214,21 +217,22 @@ class AutoDetector(BaseDetector):
             similar_datasets,
         )
 
-        features = selection_features(X, include_base=INCLUDE_BASE_FEATURES)
-        selector, ranking = rank_configurations(features, knowledge_dir=self.knowledge_dir, families=self.families)
-        pool = candidate_pool(ranking, int(self.n_candidates), int(self.max_per_family))
-        candidates = [
-            {"config_id": r.config_id, "family": r.family, "params": json.loads(r.params_json),
-             "predicted_auroc": round(float(r.predicted_auroc), 4), "rank": int(r.rank)}
-            for r in pool.itertuples()
-        ]
-        fitted: dict[str, BaseDetector | None] = {}
         validation = self._validation_set()
         n_labels = 0 if y is None else int(np.sum(np.asarray(y) == 1))
         if y is not None and len(y) != X.shape[0]:
             raise DataError(f"y has {len(y)} labels for {X.shape[0]} rows")
         if validation is not None:
             n_labels = int(validation[1].sum())
+        features = selection_features(X, include_base=INCLUDE_BASE_FEATURES)
+        selector, ranking = rank_configurations(features, knowledge_dir=self.knowledge_dir, families=self.families)
+        n_candidates = self.n_candidates if self.n_candidates is not None else (20 if n_labels else 5)
+        pool = candidate_pool(ranking, max(int(n_candidates), int(self.ensemble_size)), int(self.max_per_family))
+        candidates = [
+            {"config_id": r.config_id, "family": r.family, "params": json.loads(r.params_json),
+             "predicted_auroc": round(float(r.predicted_auroc), 4), "rank": int(r.rank)}
+            for r in pool.itertuples()
+        ]
+        fitted: dict[str, BaseDetector | None] = {}
         if n_labels > 0:
             observed = {}
             for cand in candidates:

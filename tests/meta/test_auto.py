@@ -79,6 +79,7 @@ def test_a_few_labels_rerank_the_candidates(knowledge_dir, X) -> None:
     y[:5] = 1
     det = AutoDetector(knowledge_dir=knowledge_dir, random_state=0).fit(X, y)
     assert det.explanation_["n_labels"] == 5
+    assert len(det.candidates_) == 20  # with labels 20 candidates (5 without), at most 2 per family
     assert all("label_auroc" in c and "posterior" in c for c in det.candidates_)
     posteriors = [c["posterior"] for c in det.candidates_]
     assert posteriors == sorted(posteriors, reverse=True)
