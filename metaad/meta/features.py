@@ -145,7 +145,9 @@ def _landmarkers(Z: np.ndarray, landmark_rows: int, random_state: int) -> dict[s
                 scores = make_detector(name, random_state=random_state, **params).fit(rows).decision_scores_
         except Exception:  # a landmarker that cannot fit (e.g. degenerate data) is described as uninformative
             scores = np.zeros(rows.shape[0])
-        spread = scores.std()
+        with np.errstate(invalid="ignore", over="ignore"):  # inf scores (e.g. PCA on a constant column): NaN spread
+            spread = scores.std()
+        # a landmarker whose scores have no finite spread is described as uninformative, like one that failed
         z = (scores - scores.mean()) / spread if spread > 1e-12 else np.zeros_like(scores)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

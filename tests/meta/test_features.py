@@ -44,3 +44,18 @@ def test_bad_input() -> None:
         compute_meta_features(np.zeros(10))
     with pytest.raises(DataError, match="finite"):
         compute_meta_features(np.full((10, 2), np.nan))
+
+
+def test_cardio_meta_features_raise_no_numpy_warning(shared_datasets) -> None:
+    """A landmarker with infinite scores on cardio is described as uninformative, without a RuntimeWarning."""
+    import warnings
+
+    from metaad.meta.landmarks import selection_features
+    from tests.conftest import load_npz
+
+    X, _ = load_npz(shared_datasets, "cardio")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        features = selection_features(X)  # what AutoDetector computes: includes compute_meta_features on a sample
+    assert sum(k.startswith("base.") for k in features) == 49  # a warning would have dropped these
+    assert all(np.isfinite(v) for v in features.values())
