@@ -66,3 +66,6 @@ def test_images_28x28():
     det = metaad.make_detector("deep_svdd", n_epochs=1, pretrain_epochs=1, batch_size=16, random_state=0).fit(X)
     assert det.decision_function(X[:5]).shape == (5,)
     assert det.decision_scores_.std() > 0
+    assert det.architecture_["latent_size"] == 32 and det.center_.shape == (32,)  # Ruff et al.'s width for images
+    tabular = metaad.make_detector("deep_svdd", n_epochs=1, pretrain_epochs=1, random_state=0).fit(X.reshape(40, -1)[:, :20])
+    assert tabular.architecture_["latent_size"] != 32  # tables keep the autoencoder's width rule
