@@ -54,3 +54,21 @@ def test_images_3x32x32():
     X = np.random.RandomState(0).rand(32, 3, 32, 32).astype(np.float32)
     det = metaad.make_detector("wgan", n_epochs=1, encoder_epochs=1, batch_size=16, random_state=0).fit(X)
     assert det.decision_function(X[:4]).shape == (4,)
+
+
+def test_images_get_an_autoencoder_warm_start_by_default():
+    X = np.random.RandomState(0).rand(48, 28, 28).astype(np.float32)
+    params = {"n_epochs": 1, "encoder_epochs": 1, "batch_size": 16, "random_state": 0}
+
+    def scores(**extra):
+        return metaad.make_detector("wgan", **params, **extra).fit(X).decision_scores_
+
+    default = scores()
+    np.testing.assert_allclose(default, scores(pretrain_epochs=10), rtol=1e-6)  # None means 10 for images
+    assert not np.allclose(default, scores(pretrain_epochs=0))
+    table = X.reshape(48, -1)[:, :12]
+    np.testing.assert_allclose(metaad.make_detector("wgan", **params).fit(table).decision_scores_,
+                               metaad.make_detector("wgan", **params, pretrain_epochs=0).fit(table).decision_scores_,
+                               rtol=1e-6)  # None means 0 for tables: the knowledge base's results stay valid
+    with pytest.raises(metaad.ParameterError, match="pretrain_epochs"):
+        metaad.make_detector("wgan", pretrain_epochs=-1).fit(table)
