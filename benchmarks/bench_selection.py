@@ -129,19 +129,12 @@ def simulate_labels(data, settings: dict, paths: dict[str, str], ks=(5, 20),
     protocol is then replayed for every seed (that seed's split and ``random_state``) and each choice is scored
     with that seed's test AUROC/AP. Without it, seed 0 and ``data`` itself.
     """
-    from metaad.engine.benchmark import load_dataset
-    from metaad.meta.lodo import DUPLICATE_GROUPS, default_config_id
-    from metaad.meta.selector import Selector
+    from metaad.meta.lodo import default_config_id
 
     defaults = default_config_id(data.configurations, "iforest")
     per_seed = per_seed or {0: data}
     rows = []
-    for name in data.datasets:
-        group = DUPLICATE_GROUPS.get(name, name)
-        train = data.drop([d for d in data.datasets if DUPLICATE_GROUPS.get(d, d) == group])
-        selector = Selector(**settings).fit(train)
-        ranking = selector.rank(data.features.loc[name].to_dict())
-        X, y = load_dataset(paths[name], max_rows)
+    for name, train, ranking, X, y in held_out_rankings(data, settings, paths, max_rows):
         for seed, seed_data in per_seed.items():
             rows.extend(_labels_one_split(name, seed, seed_data, train, ranking, X, y, ks, prior_strengths, pools,
                                           defaults))
@@ -149,19 +142,31 @@ def simulate_labels(data, settings: dict, paths: dict[str, str], ks=(5, 20),
     return pd.DataFrame(rows)
 
 
+def held_out_rankings(data, settings: dict, paths: dict[str, str], max_rows: int):
+    """For each dataset: ``(name, train, ranking, X, y)``: the selector's ranking when it is trained without the
+    dataset and its duplicate group (``train``), and the dataset's rows under the knowledge-base protocol."""
+    from metaad.engine.benchmark import load_dataset
+    from metaad.meta.lodo import DUPLICATE_GROUPS
+    from metaad.meta.selector import Selector
+
+    for name in data.datasets:
+        group = DUPLICATE_GROUPS.get(name, name)
+        train = data.drop([d for d in data.datasets if DUPLICATE_GROUPS.get(d, d) == group])
+        ranking = Selector(**settings).fit(train).rank(data.features.loc[name].to_dict())
+        X, y = load_dataset(paths[name], max_rows)
+        yield name, train, ranking, X, y
+
+
 def _labels_one_split(name, seed, seed_data, train, ranking, X, y, ks, prior_strengths, pools, defaults) -> list[dict]:
     """The label simulation on one held-out dataset and one seed's split (see :func:`simulate_labels`)."""
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
-
+    from metaad.engine.benchmark import protocol_split
     from metaad.meta.labels_evidence import blend_with_evidence, label_evidence
     from metaad.meta.lodo import score_choices
     from metaad.meta.zoo import Configuration
 
     data = seed_data
     rows = []
-    X_train, _, y_train, _ = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
-    X_train = StandardScaler().fit_transform(X_train)
+    X_train, _, y_train, _ = protocol_split(X, y, seed)
     anomalies = np.flatnonzero(y_train == 1)
     rng = np.random.RandomState(sum(map(ord, name)) + 1000 * seed)  # seeded by the dataset name and the seed
     order = rng.permutation(anomalies)
@@ -264,25 +269,15 @@ def ensemble_check(data, settings: dict, paths: dict[str, str], sizes=(1, 3, 5),
     value (a check that the protocol is replayed exactly).
     """
     from sklearn.metrics import average_precision_score, roc_auc_score
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
 
-    from metaad.engine.benchmark import load_dataset
-    from metaad.meta.lodo import DUPLICATE_GROUPS
-    from metaad.meta.selector import Selector
+    from metaad.engine.benchmark import protocol_split
     from metaad.meta.zoo import Configuration
 
     per_seed = per_seed or {0: data}
     rows = []
-    for name in data.datasets:
-        group = DUPLICATE_GROUPS.get(name, name)
-        train = data.drop([d for d in data.datasets if DUPLICATE_GROUPS.get(d, d) == group])
-        ranking = Selector(**settings).fit(train).rank(data.features.loc[name].to_dict())
-        X, y = load_dataset(paths[name], max_rows)
+    for name, _, ranking, X, y in held_out_rankings(data, settings, paths, max_rows):
         for seed, seed_data in per_seed.items():
-            X_train, X_test, _, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
-            scaler = StandardScaler().fit(X_train)
-            X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+            X_train, X_test, _, y_test = protocol_split(X, y, seed)
             members = []
             for row in ranking.head(max(sizes)).itertuples():
                 try:

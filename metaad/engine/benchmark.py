@@ -181,6 +181,30 @@ def load_dataset(path: str, max_rows: int | None = None) -> tuple[np.ndarray, np
     return np.ascontiguousarray(X), y
 
 
+def protocol_split(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One seed's split of the protocol: stratified 70/30, a ``StandardScaler`` fit on the training part only.
+
+    Returns ``X_train, X_test, y_train, y_test`` with both parts scaled. Every trial uses it, and so does any
+    replay of a trial (the selection benchmark refits configurations on exactly these rows).
+
+    Examples
+    --------
+    >>> X = np.arange(40.0).reshape(20, 2)
+    >>> y = np.r_[np.zeros(16), np.ones(4)].astype(int)
+    >>> X_train, X_test, y_train, y_test = protocol_split(X, y, seed=0)
+    >>> X_train.shape, X_test.shape, int(y_test.sum())
+    ((14, 2), (6, 2), 1)
+    >>> bool(np.allclose(X_train.mean(axis=0), 0))
+    True
+    """
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=int(seed))
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+
 def _base_row(task: dict[str, Any]) -> dict[str, Any]:
     row = dict.fromkeys(RESULT_COLUMNS)
     row.update({k: task[k] for k in ("dataset", "config_id", "family", "params_json", "seed")})
@@ -210,8 +234,6 @@ def run_trial(task: dict[str, Any]) -> dict[str, Any]:
     ('ok', 1.0)
     """
     from sklearn.metrics import average_precision_score, roc_auc_score
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
 
     from metaad.detectors.registry import get_detector_info
     from metaad.evaluation.metrics import precision_at_n
@@ -220,9 +242,7 @@ def run_trial(task: dict[str, Any]) -> dict[str, Any]:
     try:
         X, y = load_dataset(task["path"], task.get("max_rows"))
         seed = int(task["seed"])
-        X_train, X_test, _, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
-        scaler = StandardScaler().fit(X_train)
-        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+        X_train, X_test, _, y_test = protocol_split(X, y, seed)
         config = Configuration.from_json(task["family"], task["params_json"])
         accepted = get_detector_info(config.family).parameters
         overrides: dict[str, Any] = {"random_state": seed}
