@@ -10,12 +10,12 @@ Appends to benchmarks/results/deep_mnist.csv.
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _results import append_row
 from sklearn.metrics import roc_auc_score
 
 import metaad
@@ -59,12 +59,7 @@ def main() -> None:
                    "params": " ".join(f"{k}={v}" for k, v in BUDGETS[name].items())}
             if name == "wgan":
                 row["auroc_critic_score"] = round(roc_auc_score(truth, det.critic_scores(X_test)), 4)
-            write_header = not OUT.exists()
-            with OUT.open("a", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=["digit", "detector", "auroc", "fit_s", "params", "auroc_critic_score"])
-                if write_header:
-                    writer.writeheader()
-                writer.writerow(row)
+            append_row(OUT, row, ["digit", "detector", "auroc", "fit_s", "params", "auroc_critic_score"])
             print(row, flush=True)
 
 

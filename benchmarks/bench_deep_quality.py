@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from _results import append_row
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
@@ -68,12 +69,7 @@ def run(seeds: list[int], max_rows: int, detectors: list[str]) -> None:
                     "auroc": round(roc_auc_score(y_test, scores), 4),
                     "average_precision": round(average_precision_score(y_test, scores), 4), "fit_s": round(fit_s, 2),
                 }
-                write_header = not OUT.exists()
-                with OUT.open("a", newline="") as f:
-                    writer = csv.DictWriter(f, fieldnames=list(row))
-                    if write_header:
-                        writer.writeheader()
-                    writer.writerow(row)
+                append_row(OUT, row)
                 print(row, flush=True)
 
 

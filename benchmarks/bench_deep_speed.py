@@ -9,12 +9,12 @@ unless an epoch cap is given for a dataset (stated in the output).
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _results import append_row
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
@@ -75,13 +75,7 @@ def main() -> None:
             }
             rows.append(row)
             print(row, flush=True)
-            OUT.parent.mkdir(exist_ok=True)
-            write_header = not OUT.exists()
-            with OUT.open("a", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=list(row))
-                if write_header:
-                    writer.writeheader()
-                writer.writerow(row)
+            append_row(OUT, row)
 
 
 if __name__ == "__main__":
