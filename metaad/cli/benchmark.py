@@ -46,8 +46,10 @@ def benchmark(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Parallel trials (default: CPU count)."),
 ) -> None:
     """Run every (dataset, configuration, seed) trial, recording each as it ends; rerun to resume."""
-    from metaad.engine.benchmark import discover_datasets, make_trials, run_benchmark
-    from metaad.meta.zoo import Configuration, get_zoo
+    from metaad.benchmark.datasets import discover_datasets
+    from metaad.benchmark.protocol import make_trials
+    from metaad.engine.run import run_benchmark
+    from metaad.benchmark.zoo import Configuration, get_zoo
 
     if (zoo is None) == (detectors is None):
         fail("give exactly one of --zoo NAME or --detectors a,b,c")
@@ -59,7 +61,7 @@ def benchmark(
             get_detector_info(cfg.family)
     sources = [part for item in data for part in _split(item)]
     datasets = discover_datasets(sources)
-    trials = make_trials(datasets, configs, _parse_seeds(seeds))
+    trials = make_trials(datasets, configs, _parse_seeds(seeds), sizes=[max_rows])
     console.print(f"{len(datasets)} datasets x {len(configs)} configurations x {len(trials) // max(1, len(datasets) * len(configs))} "
                   f"seeds = {len(trials)} trials -> {out}")
     start = time.perf_counter()
@@ -74,7 +76,7 @@ def benchmark(
             else:
                 bar.update(task, completed=done)
 
-        frame = run_benchmark(trials, out, engine=engine, workers=workers, time_limit=time_limit, max_rows=max_rows,
+        frame = run_benchmark(trials, out, engine=engine, workers=workers, time_limit=time_limit,
                               ray_address=ray_address, progress=progress)
     counts = frame["status"].value_counts().to_dict()
     console.print(f"{len(frame)} trials recorded ({counts}) in {time.perf_counter() - start:.1f} s -> {out}")
@@ -86,8 +88,8 @@ def benchmark_report(
     out: Path = typer.Option(..., "--out", help="Folder for benchmark_report.html and the summary CSVs."),
 ) -> None:
     """Average AUROC/AP and ranks per configuration and family, per-dataset table, rank plot and heat map."""
-    from metaad.engine.benchmark import load_results
-    from metaad.engine.report import write_benchmark_report
+    from metaad.benchmark.store import load_results
+    from metaad.benchmark.report import write_benchmark_report
 
     page = write_benchmark_report(load_results(results), out)
     console.print(f"report written to {page}")
@@ -99,14 +101,14 @@ def knowledge_build(
     data: list[str] = typer.Option(..., "--data", help="The dataset files or folders the results were run on."),
     out: Path = typer.Option(..., "--out", help="Knowledge base folder (written atomically)."),
     zoo: Optional[str] = typer.Option(None, "--zoo", help="Zoo name to record in the manifest."),
-    max_rows: Optional[int] = typer.Option(None, "--max-rows", help="The --max-rows the benchmark used (recorded)."),
 ) -> None:
     """Performance matrix (datasets x configurations) + meta-features + manifest, from benchmark results."""
     from metaad.meta.knowledge import build_knowledge
 
     command = "metaad " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "metaad knowledge build"
-    kb = build_knowledge(results, [p for item in data for p in _split(item)], out, zoo_name=zoo, max_rows=max_rows, command=command)
-    console.print(f"knowledge base: {kb.manifest['n_datasets']} datasets x {kb.manifest['n_configurations']} configurations -> {out}")
+    kb = build_knowledge(results, [p for item in data for p in _split(item)], out, zoo_name=zoo, command=command)
+    console.print(f"knowledge base: {kb.manifest['n_tasks']} tasks ({kb.manifest['n_datasets']} datasets at sizes "
+                  f"{kb.manifest['sizes']}) x {kb.manifest['n_configurations']} configurations -> {out}", markup=False)
 
 
 @knowledge_app.command("info")

@@ -69,9 +69,13 @@ def knowledge_add(
     knowledge_dir: Optional[Path] = typer.Option(None, "--knowledge-dir", help="Your knowledge folder (default ~/.metaad/knowledge)."),
 ) -> None:
     """Add your own benchmark results to the knowledge the selector learns from (stored in your folder)."""
-    from metaad.meta.user_knowledge import add_knowledge
+    from metaad.meta.knowledge import add_knowledge
 
     with console.status("computing meta-features of the added datasets"):
         info = add_knowledge(results, [str(p) for p in data], user_dir=knowledge_dir)
-    console.print(f"added {len(info['added_datasets'])} dataset(s) ({', '.join(info['added_datasets'])}) to "
-                  f"{info['folder']}; the selector now learns from {info['n_datasets']} datasets")
+    added, updated = info["added_tasks"], info["updated_tasks"]
+    message = f"added {len(added)} task(s)" + (f" ({', '.join(added)})" if added else "")
+    if updated:
+        message += f", updated {len(updated)} already there ({', '.join(updated)})"
+    console.print(f"{message} in {info['folder']}; the selector now learns from {info['n_merged_tasks']} tasks",
+                  markup=False, highlight=False, soft_wrap=True)

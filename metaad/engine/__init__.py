@@ -2,7 +2,7 @@
 
 An engine has one method, ``run(tasks, time_limit=None)``, that yields one results row per task as each
 finishes (in completion order), stopping a task that runs past ``time_limit`` seconds and yielding a
-``timeout`` row for it. The trial itself is :func:`metaad.engine.benchmark.run_trial`.
+``timeout`` row for it. The trial itself is :func:`metaad.benchmark.protocol.run_trial`; what to run and where results go is :func:`metaad.engine.run.run_benchmark`.
 
 Examples
 --------

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from metaad.engine.benchmark import error_row, run_trial
+from metaad.benchmark.protocol import error_row, run_trial
 from metaad.exceptions import ParameterError
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -90,7 +90,7 @@ class LocalEngine:
         if not pending:
             return
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["metaad.engine.benchmark", "metaad.detectors"])
+        ctx.set_forkserver_preload(["metaad.benchmark.protocol", "metaad.detectors"])
         pool = [_Worker(ctx) for _ in range(min(self.workers, len(pending)))]
         try:
             while pending or any(w.task is not None for w in pool):

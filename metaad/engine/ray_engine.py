@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from metaad.engine.benchmark import error_row, run_trial
+from metaad.benchmark.protocol import error_row, run_trial
 from metaad.exceptions import MetaADError, ParameterError
 
 

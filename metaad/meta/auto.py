@@ -1,11 +1,16 @@
 """``auto``: a detector that chooses its own configuration from the knowledge base, and says why.
 
-``fit(X)`` computes the meta-features of ``X``, ranks the zoo with the selector (:mod:`metaad.meta.recommend`)
-and fits the best configuration (or a rank-ensemble of the best ``ensemble_size``). With ``fit(X, y)``, ``y``
-marking some known anomalies (1; 0 = unknown), the top ``n_candidates`` are fitted and re-ranked by how well
-they find the known anomalies, blended with the selector's prediction (:mod:`metaad.meta.labels_evidence`).
-With ``fit(X, X_val=..., y_val=...)``, a labelled validation set (1 = anomaly, 0 = normal), the candidates are
-fitted on ``X`` and re-ranked by their AUROC on the validation set instead.
+``fit(X)`` composes the steps of :mod:`metaad.meta.selection`: the meta-features of ``X``, the selector's ranking
+of the zoo for a table of this size (slow configurations must earn their cost), a pool of the best candidates
+(at most ``max_per_family`` per family, and Isolation Forest at its defaults as a hedge), evidence from ``X``
+itself (synthetic anomalies of ADBench's four types injected into a held-out part, :mod:`metaad.meta.synthetic`),
+and the decision: the best candidate when it clearly leads, else a rank-ensemble of the best ``ensemble_size``.
+With ``fit(X, y)``, ``y`` marking some known anomalies (1; 0 = unknown), the top ``n_candidates`` are judged on
+a subsample that keeps every known anomaly and re-ranked by how well they find them, blended with the
+selector's prediction (:mod:`metaad.meta.evidence`). With
+``fit(X, X_val=..., y_val=...)``, a labelled validation set (1 = anomaly, 0 = normal), the candidates are
+judged by their AUROC on it instead. Whatever the evidence, the chosen detector(s) are fitted on at most
+``max_fit_rows`` rows drawn at random (as the knowledge base measured them) and score every row.
 
 Saved safely like every detector: the chosen detectors' own fitted state plus the selection as JSON.
 """
@@ -28,72 +33,73 @@ logger = logging.getLogger(__name__)
 _DEFAULTS: dict[str, Any] = {
     "n_candidates": None,
     "max_per_family": 2,
-    "ensemble_size": 1,
+    "evidence": "synthetic",
+    "evidence_weight": 0.5,
+    "hedge_margin": 0.01,
+    "ensemble_size": 3,
+    "max_fit_rows": 5000,
     "prior_strength": 20.0,
     "families": None,
+    "knowledge": None,
     "knowledge_dir": None,
     "contamination": 0.1,
     "threshold": None,
     "random_state": None,
 }
-
-
-def candidate_pool(ranking: Any, n: int, max_per_family: int = 0) -> Any:
-    """The first ``n`` rows of ``ranking`` taking at most ``max_per_family`` of one family (0 = no limit).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> ranking = pd.DataFrame({"config_id": list("abcde"), "family": ["knn", "knn", "knn", "lof", "pca"]})
-    >>> candidate_pool(ranking, 3, max_per_family=2)["config_id"].tolist()
-    ['a', 'b', 'd']
-    """
-    if not max_per_family:
-        return ranking.head(n)
-    picked, counts = [], {}
-    for i, family in enumerate(ranking["family"]):
-        if counts.get(family, 0) < max_per_family:
-            picked.append(i)
-            counts[family] = counts.get(family, 0) + 1
-        if len(picked) == n:
-            break
-    return ranking.iloc[picked]
+EVIDENCE: tuple[str, ...] = ("synthetic", "none")
 
 
 @register("auto", family="meta",
-          description="Chooses its configuration from the knowledge base by the data's meta-features (and a few labels, if given).")
+          description="Chooses its configuration from the knowledge base by the data's meta-features, synthetic-anomaly evidence from the data (and a few labels, if given).")
 class AutoDetector(BaseDetector):
     """A detector that selects its configuration from the knowledge base, with an explanation.
 
     Parameters
     ----------
     n_candidates : int or None, default None
-        Top configurations kept in ``candidates_``; with labels, the ones fitted and re-ranked. None: 5
-        without labels, 20 with labels or a validation set (more candidates let the evidence find a better one).
+        Top configurations judged by evidence. None: 5 without labels, 20 with labels or a validation set.
     max_per_family : int, default 2
-        At most this many candidates of one family (0 = no limit): label evidence can only tell apart
-        candidates that differ.
-    ensemble_size : int, default 1
-        Fit the best ``ensemble_size`` configurations and average their rank-normalized scores (1 = the best only).
+        At most this many candidates of one family (0 = no limit): evidence can only tell apart candidates that
+        differ.
+    evidence : {"synthetic", "none"}, default "synthetic"
+        Without labels: judge the candidates on synthetic anomalies injected into a held-out part of ``X``, or
+        trust the selector alone.
+    evidence_weight : float, default 0.5
+        AUROC of prior per unit of synthetic-evidence AUROC above the candidates' mean.
+    hedge_margin : float, default 0.01
+        The best candidate is chosen alone only when it leads the next by this much; otherwise the best
+        ``ensemble_size`` are rank-averaged.
+    ensemble_size : int, default 3
+        Members of the rank-ensemble when the choice is uncertain (1: always a single detector).
+    max_fit_rows : int or None, default 5000
+        The chosen detector(s) are fitted on at most this many rows drawn at random (None: all rows) and score
+        every row. The knowledge base measures configurations the same way (:data:`metaad.benchmark.protocol.FIT_ROWS`):
+        on large tables a sample is much faster and, for neighbour methods, often better (fewer clustered
+        anomalies masking each other).
     prior_strength : float, default 20.0
         How many labelled anomalies the selector's prediction is worth when blended with label evidence.
-        The defaults with labels (20 candidates, at most 2 per family, strength 20) did best across 5 and 20
-        labels in the simulation of benchmarks/results/selection.md.
     families : tuple of str, optional
         Choose only among these detector families.
+    knowledge : str, optional
+        A knowledge base folder to learn from instead of the shipped one and the user's additions.
     knowledge_dir : str, optional
-        The user's knowledge folder (``metaad knowledge add``); default ``~/.metaad/knowledge``.
+        The user's knowledge folder (``metaad knowledge add``); default ``$METAAD_KNOWLEDGE_DIR`` or
+        ``~/.metaad/knowledge``.
     contamination, threshold, random_state
         See :class:`metaad.detectors.base.BaseDetector`; passed on to the chosen detector(s).
 
     Attributes
     ----------
     selected_ : dict
-        ``config_id``, ``family``, ``params`` and ``predicted_auroc`` of the chosen configuration.
+        ``config_id``, ``family``, ``params`` and ``predicted_auroc`` of the best chosen configuration.
     candidates_ : list of dict
-        The top candidates, best first, with ``predicted_auroc`` (and ``label_auroc``, ``posterior`` with labels).
+        The candidates, best first, with ``predicted_auroc``, ``predicted_seconds``, their evidence
+        (``synthetic_auroc`` or ``label_auroc``) and ``posterior``.
+    ensemble_ : list of str
+        The config ids whose rank-averaged scores make the detector's score (one when the choice was clear).
     explanation_ : dict
-        ``similar_datasets`` (nearest in meta-feature space, with how the candidates did there) and ``summary``.
+        ``confidence`` ("high" or "low") and why, ``evidence``, ``similar_datasets`` (nearest knowledge-base
+        tasks, with how the candidates did there) and ``summary``.
     detectors_ : list of BaseDetector
         The fitted chosen detector(s).
 
@@ -104,10 +110,9 @@ class AutoDetector(BaseDetector):
     >>> det = AutoDetector(random_state=0).fit(X)
     >>> det.selected_["config_id"].startswith(det.selected_["family"] + "-")
     True
-    >>> len(det.candidates_), len(det.explanation_["similar_datasets"])
-    (5, 3)
-    >>> html = det.explanation_html()
-    >>> "Most similar datasets" in html
+    >>> det.explanation_["confidence"] in ("high", "low"), len(det.explanation_["similar_datasets"])
+    (True, 3)
+    >>> "Most similar" in det.explanation_html()
     True
     """
 
@@ -146,46 +151,35 @@ class AutoDetector(BaseDetector):
         """
         if (X_val is None) != (y_val is None):
             raise ParameterError("auto: give both X_val and y_val (a labelled validation set), or neither")
-        if X_val is not None and y is not None and np.any(np.asarray(y) == 1):
+        self._validate_params()
+        array = self._validate_input(X, reset=True)
+        known = None if y is None else _binary_labels(y, "y", array.shape[0], need_both=False)
+        if X_val is not None and known is not None and known.any():
             raise ParameterError("auto: give known anomalies in y or a labelled validation set, not both")
-        self._validation = None if X_val is None else (X_val, y_val)
-        try:
-            return super().fit(X, y)
-        finally:
-            del self._validation
-
-    def _validation_set(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The validated ``(X_val, y_val)`` given to :meth:`fit`, or None."""
-        given = getattr(self, "_validation", None)
-        if given is None:
-            return None
-        X_val = self._validate_input(given[0], reset=False)
-        y_val = np.asarray(given[1]).ravel()
-        if len(y_val) != X_val.shape[0]:
-            raise DataError(f"y_val has {len(y_val)} labels for {X_val.shape[0]} validation rows")
-        bad = ~np.isin(y_val, (0, 1))
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise DataError(f"y_val must be 0 (normal) or 1 (anomaly); row {row} holds {y_val[row].item()!r}")
-        y_val = y_val.astype(int)
-        if y_val.min() == y_val.max():
-            raise DataError("y_val must hold both normal rows (0) and anomalies (1) to judge the candidates")
-        return X_val, y_val
+        validation = None
+        if X_val is not None:
+            X_valid = self._validate_input(X_val, reset=False)
+            validation = (X_valid, _binary_labels(y_val, "y_val", X_valid.shape[0], need_both=True))
+        self._select_and_fit(array, known, validation)
+        self._set_threshold()
+        return self
 
     def _check_params(self) -> None:
         if not isinstance(self.max_per_family, (int, np.integer)) or isinstance(self.max_per_family, bool) \
                 or self.max_per_family < 0:
             raise ParameterError(f"auto: max_per_family must be an integer >= 0, got {self.max_per_family!r}")
-        for name in ("n_candidates", "ensemble_size"):
+        for name in ("n_candidates", "ensemble_size", "max_fit_rows"):
             value = getattr(self, name)
-            if value is None and name == "n_candidates":
+            if value is None and name in ("n_candidates", "max_fit_rows"):
                 continue
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ParameterError(f"auto: {name} must be a positive integer, got {value!r}")
-        if self.n_candidates is not None and self.ensemble_size > self.n_candidates:
-            raise ParameterError(f"auto: ensemble_size={self.ensemble_size} exceeds n_candidates={self.n_candidates}")
-        if not isinstance(self.prior_strength, (int, float)) or self.prior_strength < 0:
-            raise ParameterError(f"auto: prior_strength must be >= 0, got {self.prior_strength!r}")
+        for name in ("prior_strength", "evidence_weight", "hedge_margin"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool) or value < 0:
+                raise ParameterError(f"auto: {name} must be a number >= 0, got {value!r}")
+        if self.evidence not in EVIDENCE:
+            raise ParameterError(f"auto: evidence must be one of {', '.join(EVIDENCE)}, got {self.evidence!r}")
         if self.families is not None and (isinstance(self.families, str) or not all(isinstance(f, str) for f in self.families)):
             raise ParameterError(f"auto: families must be a tuple of detector names, got {self.families!r}")
 
@@ -193,111 +187,143 @@ class AutoDetector(BaseDetector):
     def _member_params(self) -> dict[str, Any]:
         return {"contamination": self.contamination, "threshold": self.threshold, "random_state": self.random_state}
 
-    def _build(self, candidate: dict[str, Any]) -> BaseDetector:
-        from metaad.meta.zoo import Configuration
-
-        accepted = get_detector_info(candidate["family"]).parameters
-        overrides = {k: v for k, v in self._member_params().items() if k in accepted}
-        return Configuration(candidate["family"], candidate["params"]).make_detector(**overrides)
-
-    def _try_fit(self, candidate: dict[str, Any], X: np.ndarray) -> BaseDetector | None:
-        try:
-            return self._build(candidate).fit(X)
-        except (DataError, ParameterError) as exc:
-            logger.info("auto: %s cannot be fitted here (%s); trying the next candidate", candidate["config_id"], exc)
-            return None
-
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
-        from metaad.meta.labels_evidence import blend_with_evidence, label_evidence
-        from metaad.meta.landmarks import selection_features
-        from metaad.meta.recommend import (
-            INCLUDE_BASE_FEATURES,
-            N_SIMILAR,
-            rank_configurations,
-            similar_datasets,
-        )
+        self._select_and_fit(X, None if y is None else _binary_labels(y, "y", X.shape[0], need_both=False), None)
 
-        validation = self._validation_set()
-        n_labels = 0 if y is None else int(np.sum(np.asarray(y) == 1))
-        if y is not None and len(y) != X.shape[0]:
-            raise DataError(f"y has {len(y)} labels for {X.shape[0]} rows")
-        if validation is not None:
-            n_labels = int(validation[1].sum())
-        features = selection_features(X, include_base=INCLUDE_BASE_FEATURES)
-        selector, ranking = rank_configurations(features, knowledge_dir=self.knowledge_dir, families=self.families)
+    def _select_and_fit(self, X: np.ndarray, known: np.ndarray | None,
+                        validation: tuple[np.ndarray, np.ndarray] | None) -> None:
+        from metaad.meta import selection as steps
+        from metaad.meta.evidence import synthetic_evidence
+
+        n_labels = int(validation[1].sum()) if validation is not None else (0 if known is None else int(known.sum()))
+        flat = X.reshape(X.shape[0], -1)
+        features = steps.describe(flat)
+        selector = steps.trained_selector(self.knowledge, user_dir=self.knowledge_dir)
+        ranking = steps.rank_configurations(features, selector, families=self.families, n_train=X.shape[0])
         n_candidates = self.n_candidates if self.n_candidates is not None else (20 if n_labels else 5)
-        pool = candidate_pool(ranking, max(int(n_candidates), int(self.ensemble_size)), int(self.max_per_family))
-        candidates = [
-            {"config_id": r.config_id, "family": r.family, "params": json.loads(r.params_json),
-             "predicted_auroc": round(float(r.predicted_auroc), 4), "rank": int(r.rank)}
-            for r in pool.itertuples()
-        ]
-        fitted: dict[str, BaseDetector | None] = {}
-        if n_labels > 0:
-            observed = {}
-            for cand in candidates:
-                fitted[cand["config_id"]] = det = self._try_fit(cand, X)
-                if det is None:
-                    evidence = {"auroc": float("nan")}
-                elif validation is not None:
-                    evidence = label_evidence(det.decision_function(validation[0]), validation[1])
-                else:
-                    evidence = label_evidence(det.decision_scores_, y)
-                cand["label_auroc"] = None if not np.isfinite(evidence["auroc"]) else round(evidence["auroc"], 4)
-                observed[cand["config_id"]] = evidence["auroc"]
-            posterior = blend_with_evidence({c["config_id"]: c["predicted_auroc"] for c in candidates}, observed,
-                                            n_labels=n_labels, prior_strength=float(self.prior_strength))
-            for cand in candidates:
-                cand["posterior"] = posterior[cand["config_id"]] if fitted[cand["config_id"]] is not None else -1.0
-            candidates.sort(key=lambda c: (-c["posterior"], c["rank"]))
-        members, chosen = [], []
-        for cand in candidates + [dict(r) for r in self._fallbacks(ranking, candidates)]:
-            det = fitted[cand["config_id"]] if cand["config_id"] in fitted else self._try_fit(cand, X)
-            if det is not None:
-                members.append(det)
-                chosen.append(cand)
-            if len(members) == self.ensemble_size:
-                break
-        if not members:
-            raise DataError(f"none of the {len(ranking)} configurations could be fitted on data of shape {X.shape}")
+        pool = steps.candidate_pool(ranking, int(n_candidates), int(self.max_per_family),
+                                    hedge=not n_labels and self.families is None)
+        candidates = steps.candidates_from(pool)
+        overrides = self._member_params()
+        fitted: dict[str, BaseDetector] = {}
+        fitted_rows = None
+        evidence_info: dict[str, Any] = {}
+        if n_labels:
+            decision, fitted, fitted_rows = self._label_decision(candidates, X, known, validation, n_labels)
+            kind = "validation" if validation is not None else "labels"
+        elif self.evidence == "synthetic" and len(candidates) > 1 and X.ndim == 2:
+            evidence_info = synthetic_evidence(candidates, X, overrides, random_state=self._evidence_seed(), log=logger)
+            decision = steps.decide(candidates, evidence_key="synthetic_auroc", evidence_weight=float(self.evidence_weight),
+                                    hedge_margin=float(self.hedge_margin), ensemble_size=int(self.ensemble_size))
+            kind = "synthetic"
+        else:
+            decision = steps.decide(candidates, evidence_key=None, evidence_weight=0.0,
+                                    hedge_margin=float(self.hedge_margin), ensemble_size=int(self.ensemble_size))
+            kind = "none"
+        chosen_ids = [c["config_id"] for c in decision.members]
+        if all(cid in fitted for cid in chosen_ids):
+            members, chosen, rows = [fitted[cid] for cid in chosen_ids], decision.members, fitted_rows
+        else:
+            from metaad.benchmark.protocol import fit_sample
+
+            rows = None if self.max_fit_rows is None else fit_sample(X.shape[0], self._evidence_seed(), int(self.max_fit_rows))
+            rest = [c for c in decision.ranked if c["config_id"] not in chosen_ids]
+            fallbacks = steps.candidates_from(ranking[~ranking["config_id"].isin([c["config_id"] for c in candidates])].head(20))
+            members, chosen = steps.fit_with_fallbacks(decision.members + rest + fallbacks, X, overrides,
+                                                       len(decision.members), rows=rows, log=logger)
         self.detectors_ = members
-        self.candidates_ = candidates
+        self.candidates_ = [{k: v for k, v in c.items() if k != "prior"} | {"prior": round(c["prior"], 4)}
+                            for c in decision.ranked]
         self.selected_ = {k: chosen[0][k] for k in ("config_id", "family", "params", "predicted_auroc")}
         self.ensemble_ = [c["config_id"] for c in chosen]
-        similar = similar_datasets(selector, features, [c["config_id"] for c in candidates], k=N_SIMILAR)
+        similar = steps.similar_tasks(selector, features, [c["config_id"] for c in self.candidates_], k=steps.N_SIMILAR)
         self.explanation_ = {
             "n_labels": n_labels,
-            "evidence": "validation" if validation is not None else ("labels" if n_labels else "none"),
+            "evidence": kind,
+            "evidence_details": evidence_info,
+            "confidence": decision.confidence,
+            "confidence_reason": decision.reason,
             "n_configurations": len(ranking),
+            "n_knowledge_tasks": len(selector.tasks_),
             "n_knowledge_datasets": len(selector.datasets_),
             "similar_datasets": similar,
-            "summary": self._summary(similar, n_labels, len(selector.datasets_), validation is not None),
         }
-        self._train_sorted_ = [np.sort(d.decision_scores_) for d in members]
-        self.decision_scores_ = self._combine([d.decision_scores_ for d in members])
+        self.explanation_["summary"] = self._summary(similar)
+        train_scores = [steps.training_scores(d, X, rows) for d in members]
+        self._train_sorted_ = [np.sort(s) for s in train_scores]
+        self.decision_scores_ = self._combine(train_scores)
 
-    @staticmethod
-    def _fallbacks(ranking: Any, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        seen = {c["config_id"] for c in candidates}
-        rest = ranking[~ranking["config_id"].isin(seen)].head(20)
-        return [{"config_id": r.config_id, "family": r.family, "params": json.loads(r.params_json),
-                 "predicted_auroc": round(float(r.predicted_auroc), 4), "rank": int(r.rank)} for r in rest.itertuples()]
+    def _evidence_seed(self) -> int:
+        from sklearn.utils import check_random_state
 
-    def _summary(self, similar: list[dict[str, Any]], n_labels: int, n_datasets: int, validation: bool = False) -> str:
-        sel = self.selected_
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    def _label_decision(self, candidates: list[dict[str, Any]], X: np.ndarray, known: np.ndarray | None,
+                        validation: tuple[np.ndarray, np.ndarray] | None, n_labels: int) -> tuple[Any, dict[str, BaseDetector], np.ndarray]:
+        """Judge the candidates by labelled evidence, fitted on a sample that keeps every known anomaly; returns
+        the decision, the fitted candidates (reused as the final fit when they were fitted as it would be) and
+        the sample's rows."""
+        from metaad.meta import selection as steps
+        from metaad.meta.evidence import LABEL_ROWS, blend_with_evidence, label_evidence, label_subsample
+
+        from metaad.benchmark.protocol import fit_sample
+        from metaad.benchmark.zoo import fits_size
+
+        cap = LABEL_ROWS if self.max_fit_rows is None else min(LABEL_ROWS, int(self.max_fit_rows))
+        if validation is not None or known is None:
+            rows = fit_sample(X.shape[0], self._evidence_seed(), cap)
+        else:
+            rows = label_subsample(known, cap, random_state=self._evidence_seed())
+        keep_fits = self.max_fit_rows is not None or len(rows) == X.shape[0]  # the judged fits are the final ones
+
+        fitted: dict[str, BaseDetector] = {}
+        observed = {}
+        for cand in candidates:
+            evidence = {"auroc": float("nan")}
+            if fits_size(cand["family"], len(rows)):
+                try:
+                    det = steps.build_detector(cand, self._member_params()).fit(X[rows])
+                except (DataError, ParameterError) as exc:
+                    logger.info("auto: %s cannot be fitted here (%s)", cand["config_id"], exc)
+                else:
+                    if keep_fits:
+                        fitted[cand["config_id"]] = det
+                    evidence = (label_evidence(det.decision_function(validation[0]), validation[1]) if validation is not None
+                                else label_evidence(det.decision_scores_, known[rows]))
+            cand["label_auroc"] = None if not np.isfinite(evidence["auroc"]) else round(evidence["auroc"], 4)
+            observed[cand["config_id"]] = evidence["auroc"]
+        posterior = blend_with_evidence({c["config_id"]: c["predicted_auroc"] for c in candidates}, observed,
+                                        n_labels=n_labels, prior_strength=float(self.prior_strength))
+        for cand in candidates:
+            cand["posterior"] = posterior[cand["config_id"]] if np.isfinite(observed[cand["config_id"]]) else -1.0
+        ranked = sorted(candidates, key=lambda c: (-c["posterior"], c["rank"]))
+        reason = f"{n_labels} labelled anomalies judged {len(candidates)} candidates" + \
+            ("" if len(rows) == X.shape[0] else f" fitted on a {len(rows)}-row sample" +
+             (" that keeps every known anomaly" if validation is None else ""))
+        return steps.Decision([ranked[0]], "high" if n_labels >= 5 else "low", reason, ranked), fitted, rows
+
+    def _summary(self, similar: list[dict[str, Any]]) -> str:
+        sel, info = self.selected_, self.explanation_
         where = ", ".join(
-            f"{s['dataset']} ({s['auroc'][sel['config_id']]:.3f}, best there {s['best_auroc']:.3f})"
+            f"{s['task']} ({s['auroc'][sel['config_id']]:.3f}, best there {s['best_auroc']:.3f})"
             for s in similar if s["auroc"].get(sel["config_id"]) is not None
         )
-        text = (f"{sel['config_id']} ({sel['family']}) was chosen among the configurations benchmarked on "
-                f"{n_datasets} datasets; predicted AUROC {sel['predicted_auroc']:.3f}.")
+        text = (f"{sel['config_id']} ({sel['family']}) was chosen among {info['n_configurations']} configurations "
+                f"benchmarked on {info['n_knowledge_datasets']} datasets at several sizes; predicted AUROC "
+                f"{sel['predicted_auroc']:.3f}.")
         if where:
-            text += f" On the most similar datasets it scored: {where}."
-        if n_labels and validation:
-            text += (f" A labelled validation set ({n_labels} anomalies) re-ranked the top {len(self.candidates_)} "
-                     "candidates.")
-        elif n_labels:
-            text += f" {n_labels} known anomalies re-ranked the top {len(self.candidates_)} candidates."
+            text += f" On the most similar tasks it scored: {where}."
+        if info["evidence"] == "synthetic":
+            text += (f" The top {len(self.candidates_)} candidates were judged on synthetic anomalies "
+                     f"({', '.join(info['evidence_details'].get('types', []))}) injected into a held-out part of the data.")
+        elif info["evidence"] == "validation":
+            text += f" A labelled validation set ({info['n_labels']} anomalies) re-ranked the top {len(self.candidates_)} candidates."
+        elif info["evidence"] == "labels":
+            text += f" {info['n_labels']} known anomalies re-ranked the top {len(self.candidates_)} candidates."
+        confidence = "sure" if info["confidence"] == "high" else "unsure"
+        text += f" Confidence: {info['confidence']} ({confidence}: {info['confidence_reason']})."
+        if len(self.ensemble_) > 1:
+            text += f" Scores are the mean rank of {', '.join(self.ensemble_)}."
         return text
 
     # ------------------------------------------------------------------------------------------- scores
@@ -319,25 +345,27 @@ class AutoDetector(BaseDetector):
         from metaad.evaluation._html import escape, table
 
         self._check_fitted()
-        labelled = self.explanation_["n_labels"] > 0
-        header = ["rank", "configuration", "family", "parameters", "predicted AUROC"]
-        evidence = "AUROC on the validation set" if self.explanation_.get("evidence") == "validation" else "AUROC on known anomalies"
-        header += [evidence, "blended"] if labelled else []
+        kind = self.explanation_.get("evidence", "none")
+        header = ["rank", "configuration", "family", "parameters", "predicted AUROC", "predicted seconds"]
+        evidence = {"validation": ("label_auroc", "AUROC on the validation set"), "labels": ("label_auroc", "AUROC on known anomalies"),
+                    "synthetic": ("synthetic_auroc", "AUROC on synthetic anomalies")}.get(kind)
+        header += [evidence[1], "blended"] if evidence else []
         rows = []
         for i, c in enumerate(self.candidates_, 1):
-            row = [i, c["config_id"], c["family"], json.dumps(c["params"], sort_keys=True), c["predicted_auroc"]]
-            row += [c.get("label_auroc"), c.get("posterior")] if labelled else []
+            row = [i, c["config_id"], c["family"], json.dumps(c["params"], sort_keys=True), c["predicted_auroc"],
+                   c.get("predicted_seconds")]
+            row += [c.get(evidence[0]), c.get("posterior")] if evidence else []
             rows.append(row)
         ids = [c["config_id"] for c in self.candidates_[:3]]
-        sim_rows = [[s["dataset"], s["distance"], *[s["auroc"].get(i) for i in ids], s["best_config"], s["best_auroc"]]
+        sim_rows = [[s["task"], s["distance"], *[s["auroc"].get(i) for i in ids], s["best_config"], s["best_auroc"]]
                     for s in self.explanation_["similar_datasets"]]
         parts = [
             f"<p>{escape(self.explanation_['summary'])}</p>",
             "<h3>Top candidates</h3>", table(header, rows),
             "<h3>Most similar datasets in the knowledge base</h3>",
-            ("<p>Distance: root-mean-square difference of the standardized meta-features. AUROC: test AUROC "
-             "recorded in the knowledge base.</p>"),
-            table(["dataset", "distance", *[f"AUROC of {i}" for i in ids], "best configuration", "its AUROC"], sim_rows),
+            ("<p>Each is a benchmark dataset at one size (dataset@rows). Distance: root-mean-square difference of the "
+             "standardized meta-features. AUROC: test AUROC recorded in the knowledge base.</p>"),
+            table(["task", "distance", *[f"AUROC of {i}" for i in ids], "best configuration", "its AUROC"], sim_rows),
         ]
         if len(self.ensemble_) > 1:
             parts.insert(1, f"<p>Scores: mean rank of the ensemble {escape(', '.join(self.ensemble_))}.</p>")
@@ -383,4 +411,24 @@ class AutoDetector(BaseDetector):
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
 
 
-__all__ = ["AutoDetector", "candidate_pool"]
+def _binary_labels(y: Any, name: str, n_rows: int, *, need_both: bool) -> np.ndarray:
+    """``y`` as an int array of 0/1 with one label per row, or a :class:`DataError` naming the first bad row."""
+    values = np.asarray(y).ravel()
+    if len(values) != n_rows:
+        raise DataError(f"{name} has {len(values)} labels for {n_rows} rows")
+    try:
+        bad = ~np.isin(values.astype(np.float64), (0.0, 1.0))
+    except (TypeError, ValueError):
+        bad = np.ones(len(values), dtype=bool)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        meaning = "0 (normal) or 1 (anomaly)" if need_both else "0 (unknown) or 1 (known anomaly)"
+        value = values[row].item() if hasattr(values[row], "item") else values[row]
+        raise DataError(f"{name} must be {meaning}; row {row} holds {value!r}")
+    labels = values.astype(np.float64).astype(int)
+    if need_both and labels.min() == labels.max():
+        raise DataError(f"{name} must hold both normal rows (0) and anomalies (1) to judge the candidates")
+    return labels
+
+
+__all__ = ["AutoDetector"]

@@ -1,159 +1,176 @@
-"""Meta-features: a fixed-length numeric description of a tabular dataset, for choosing detectors.
+"""Meta-features: one fixed-length numeric description of a table, for choosing its detector.
 
-The first set: size and dimensionality; statistical moments of the columns (skewness and kurtosis summaries,
-discreteness, outlying values); correlation structure; PCA explained-variance summaries; and *landmarkers*,
-statistics of the outlier scores of four fast detectors (HBOS, IForest, PCA, LODA) fitted on a subsample.
-Everything but the size features is computed on a seeded subsample (at most ``max_rows`` rows), so the cost
-does not grow with the data: under 1 s for 100,000 x 100 (measured 0.9 s on a busy CPU core).
+:func:`meta_features` describes a table by numbers that the selector compares tables with, and that a
+knowledge base stores for each of its (dataset, size) tasks:
+
+* **shape and types**: rows, columns, their ratio, constant / binary / integer / low-cardinality columns;
+* **moments**: per-column skewness and kurtosis, heavy-tail share, values and rows beyond 3 standard deviations;
+* **correlation and PCA structure**: mean and max absolute correlation, strongly correlated pairs, variance
+  explained by the first (and first three) components, components for 90% of the variance, eigenvalue entropy;
+* **landmarkers** (:mod:`metaad.meta.landmarkers`): the outlier scores of five cheap detectors on the sample,
+  described by their spread, tails and skew, and by how much the landmarkers agree (Spearman correlation).
+
+Everything but the shape runs on at most ``max_rows`` rows and ``max_columns`` columns drawn with a local
+seeded generator, so time and memory do not grow with the table (a 300 x 10,000 table is described from 100
+of its columns, not by a 10,000 x 10,000 correlation matrix), and the same table always gives the same numbers.
+:data:`META_FEATURES_VERSION` is stored with every knowledge base; a selector refuses features of another version.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
+from scipy import stats
 from sklearn.utils import check_random_state
 
 from metaad.exceptions import DataError
+from metaad.meta.landmarkers import LANDMARKERS, pca_residual, landmarker_scores, safe_float, score_features
 
-#: The version of the feature set; a knowledge base stores it, and a selector checks it.
-META_FEATURES_VERSION = 1
-_LANDMARKERS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("hbos", {}),
-    ("iforest", {"n_estimators": 50}),
-    ("pca", {}),
-    ("loda", {"n_random_cuts": 50}),
-)
+#: The version of the feature set; a knowledge base records it and the selector checks it.
+META_FEATURES_VERSION = 2
 
 
-def _summary(prefix: str, values: np.ndarray) -> dict[str, float]:
-    values = values[np.isfinite(values)]
+def as_matrix(X: Any) -> np.ndarray:
+    """``X`` as a finite 2-D float matrix, or a :class:`DataError` naming the problem."""
+    try:
+        import pandas as pd
+
+        if isinstance(X, pd.DataFrame):
+            X = X.to_numpy(dtype=np.float64)
+        array = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"the table must hold numbers only to compute meta-features: {exc}") from None
+    if array.ndim != 2:
+        raise DataError(f"meta-features need a 2-D table (rows x columns), got an array with {array.ndim} dimension(s)")
+    if array.shape[0] < 2 or array.shape[1] < 1:
+        raise DataError(f"meta-features need at least 2 rows and 1 column, got shape {array.shape}")
+    bad = ~np.isfinite(array)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(f"non-finite value at row {row}, column {col}; impute or drop missing values first")
+    return array
+
+
+def _robust_standardize(X: np.ndarray) -> np.ndarray:
+    center = np.median(X, axis=0)
+    spread = np.std(X, axis=0)
+    spread[spread < 1e-12] = 1.0
+    return (X - center) / spread
+
+
+def _describe(prefix: str, values: np.ndarray) -> dict[str, float]:
+    values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
-        return {f"{prefix}_{s}": 0.0 for s in ("mean", "std", "min", "median", "max")}
+        return {f"{prefix}.{k}": 0.0 for k in ("mean", "std", "min", "max")}
     return {
-        f"{prefix}_mean": float(values.mean()), f"{prefix}_std": float(values.std()),
-        f"{prefix}_min": float(values.min()), f"{prefix}_median": float(np.median(values)),
-        f"{prefix}_max": float(values.max()),
+        f"{prefix}.mean": safe_float(values.mean()),
+        f"{prefix}.std": safe_float(values.std()),
+        f"{prefix}.min": safe_float(values.min()),
+        f"{prefix}.max": safe_float(values.max()),
     }
 
 
-def compute_meta_features(X: Any, *, max_rows: int = 2000, landmark_rows: int = 1000, random_state: int = 0) -> dict[str, float]:
-    """Describe a dataset by a dictionary of finite floats (the same keys for every dataset).
+def meta_features(X: Any, *, max_rows: int = 1000, max_columns: int = 100, random_state: Any = 0) -> dict[str, float]:
+    """Describe the table ``X`` by meta-features, computed on at most ``max_rows`` x ``max_columns`` cells.
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-        Numeric features (no labels).
-    max_rows : int, default 2000
-        Rows sampled for the moment, correlation and PCA features.
-    landmark_rows : int, default 1000
-        Rows (from that sample) the landmarker detectors are fitted on.
+    X : array-like of shape (n_rows, n_columns)
+        Numeric and finite (impute missing values first).
+    max_rows, max_columns : int, default 1000 and 100
+        Rows and columns drawn (without replacement, seeded) to compute everything but the shape.
     random_state : int, default 0
-        Seed of the subsampling and of the landmarkers.
+        Seed of the draws and of the random landmarkers.
 
     Returns
     -------
     dict of str to float
+        Finite numbers, always the same names in the same order.
 
     Raises
     ------
     DataError
-        For data that is not 2-D, has fewer than 5 rows, or holds non-finite values.
+        For non-numeric or non-finite values, fewer than 2 rows, or an empty table.
 
     Examples
     --------
-    >>> import numpy as np
-    >>> X = np.random.RandomState(0).normal(size=(500, 4))
-    >>> features = compute_meta_features(X)
-    >>> features["n_samples"], features["n_features"]
-    (500.0, 4.0)
-    >>> all(np.isfinite(v) for v in features.values())
+    >>> X = np.random.RandomState(0).normal(size=(500, 6))
+    >>> feats = meta_features(X)
+    >>> round(feats["shape.log_rows"], 4), round(feats["shape.log_columns"], 4)
+    (6.2146, 1.7918)
+    >>> all(np.isfinite(v) for v in feats.values()) and feats == meta_features(X)
     True
-    >>> compute_meta_features(X) == features
-    True
+    >>> wide = meta_features(np.random.RandomState(0).normal(size=(300, 5000)))
+    >>> sorted(wide) == sorted(feats), round(wide["shape.log_columns"], 2)
+    (True, 8.52)
     """
-    from scipy import stats
-
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise DataError(f"meta-features need a 2-D array, got shape {X.shape}")
-    if X.shape[0] < 5 or X.shape[1] < 1:
-        raise DataError(f"meta-features need at least 5 rows and 1 column, got shape {X.shape}")
-    n, d = X.shape
+    array = as_matrix(X)
+    n_rows, n_cols = array.shape
     rng = check_random_state(random_state)
-    sample = X[np.sort(rng.choice(n, max_rows, replace=False))] if n > max_rows else X
-    if not np.all(np.isfinite(sample)):
-        raise DataError("meta-features need finite values; the data holds NaN or infinity")
+    if n_rows > max_rows:
+        array = array[np.sort(rng.choice(n_rows, size=max_rows, replace=False))]
+    if n_cols > max_columns:
+        array = array[:, np.sort(rng.choice(n_cols, size=max_columns, replace=False))]
+    varying = np.ptp(array, axis=0) > 1e-12 * np.maximum(1.0, np.abs(array).max(axis=0))
     features: dict[str, float] = {
-        "n_samples": float(n), "n_features": float(d), "log_n_samples": math.log(n), "log_n_features": math.log(d),
-        "features_per_sample": d / n,
+        "shape.log_rows": math.log(n_rows),
+        "shape.log_columns": math.log(n_cols),
+        "shape.log_rows_per_column": math.log(n_rows / n_cols),
+        "types.constant": float(1.0 - varying.mean()),
     }
-    std = sample.std(axis=0)
-    constant = std < 1e-12
-    features["constant_fraction"] = float(constant.mean())
-    Z = (sample - sample.mean(axis=0)) / np.where(constant, 1.0, std)
-    unique_fraction = np.array([np.unique(col).size for col in sample.T]) / sample.shape[0]
-    features["unique_fraction_mean"] = float(unique_fraction.mean())
-    features["binary_fraction"] = float(np.mean([np.unique(col).size <= 2 for col in sample.T]))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        skew = np.where(constant, 0.0, stats.skew(sample, axis=0))
-        kurt = np.where(constant, 0.0, stats.kurtosis(sample, axis=0))
-    features.update(_summary("skew", skew))
-    features.update(_summary("kurtosis", kurt))
-    features["skewed_fraction"] = float(np.mean(np.abs(skew) > 1))
-    features["outlying_value_fraction"] = float(np.mean(np.abs(Z) > 3))
-    features["outlying_row_fraction"] = float(np.mean(np.any(np.abs(Z) > 3, axis=1)))
-    informative = Z[:, ~constant]
-    if informative.shape[1] >= 2:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            corr = np.corrcoef(informative, rowvar=False)
-        off = np.abs(corr[np.triu_indices_from(corr, k=1)])
-        off = off[np.isfinite(off)]
-        features.update({"abs_correlation_mean": float(off.mean()) if off.size else 0.0,
-                         "abs_correlation_max": float(off.max()) if off.size else 0.0,
-                         "strong_correlation_fraction": float(np.mean(off > 0.8)) if off.size else 0.0})
-        eig = np.clip(np.linalg.eigvalsh(np.nan_to_num(corr))[::-1], 0, None)
-        ratio = eig / max(eig.sum(), 1e-12)
-        cumulative = np.cumsum(ratio)
-        k90 = int(np.searchsorted(cumulative, 0.9) + 1)
-        features.update({"pca_first_ratio": float(ratio[0]), "pca_top3_ratio": float(cumulative[min(2, ratio.size - 1)]),
-                         "pca_components_90": float(k90), "pca_components_90_fraction": k90 / informative.shape[1],
-                         "pca_eigen_entropy": float(-(ratio[ratio > 0] * np.log(ratio[ratio > 0])).sum() / math.log(ratio.size))})
+    sample = array[:, varying] if varying.any() else array[:, :1]
+    n_unique = np.array([np.unique(sample[:, j]).size for j in range(sample.shape[1])])
+    features["types.binary"] = float((n_unique <= 2).mean())
+    features["types.low_cardinality"] = float((n_unique <= 10).mean())
+    features["types.integer"] = float(np.all(np.abs(sample - np.round(sample)) < 1e-9, axis=0).mean())
+    features["types.unique_ratio"] = float(np.mean(n_unique / sample.shape[0]))
+
+    Z = _robust_standardize(sample)
+    spread = Z.std(axis=0)
+    informative = spread > 1e-12
+    Zi = Z[:, informative] if informative.any() else Z
+    with np.errstate(all="ignore"):
+        skew = np.nan_to_num(stats.skew(Zi, axis=0))
+        kurt = np.nan_to_num(stats.kurtosis(Zi, axis=0))
+    features.update(_describe("moments.skew", skew))
+    features.update(_describe("moments.log_kurtosis", np.log1p(np.maximum(kurt + 3.0, 0.0))))
+    features["moments.heavy_tail"] = float((np.abs(skew) > 1).mean())
+    zs = (Zi - Zi.mean(axis=0)) / np.maximum(Zi.std(axis=0), 1e-12)
+    beyond = np.abs(zs) > 3
+    features["moments.beyond_3sd"] = float(beyond.mean())
+    features["moments.rows_beyond_3sd"] = float(beyond.any(axis=1).mean())
+
+    if Zi.shape[1] > 1:
+        with np.errstate(all="ignore"):
+            corr = np.nan_to_num(np.corrcoef(Zi, rowvar=False))
+        upper = np.abs(corr[np.triu_indices_from(corr, k=1)])
+        features["corr.mean_abs"] = float(upper.mean())
+        features["corr.max_abs"] = float(upper.max())
+        features["corr.share_above_0.5"] = float((upper > 0.5).mean())
+        features["corr.share_above_0.8"] = float((upper > 0.8).mean())
     else:
-        features.update(dict.fromkeys(("abs_correlation_mean", "abs_correlation_max", "strong_correlation_fraction"), 0.0))
-        features.update({"pca_first_ratio": 1.0, "pca_top3_ratio": 1.0, "pca_components_90": 1.0,
-                         "pca_components_90_fraction": 1.0, "pca_eigen_entropy": 0.0})
-    features.update(_landmarkers(informative if informative.shape[1] else Z, landmark_rows, random_state))
-    return {k: float(np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)) for k, v in features.items()}
+        features.update(dict.fromkeys(("corr.mean_abs", "corr.max_abs", "corr.share_above_0.5", "corr.share_above_0.8"), 0.0))
+
+    _, ratio = pca_residual(zs)
+    positive = ratio[ratio > 0]
+    cumulative = np.cumsum(ratio)
+    features["pca.first_ratio"] = float(ratio[0]) if ratio.size else 1.0
+    features["pca.top3_ratio"] = float(cumulative[min(2, ratio.size - 1)]) if ratio.size else 1.0
+    features["pca.components_90"] = float((np.searchsorted(cumulative, 0.9) + 1) / max(1, ratio.size))
+    features["pca.entropy"] = float(-(positive * np.log(positive)).sum() / math.log(max(2, ratio.size)))
+
+    lm = landmarker_scores(zs, random_state=rng)
+    for name in LANDMARKERS:
+        features.update(score_features(name, lm[name]))
+    ranks = {name: stats.rankdata(lm[name]) for name in LANDMARKERS}
+    for i, a in enumerate(LANDMARKERS):
+        for b in LANDMARKERS[i + 1:]:
+            with np.errstate(all="ignore"):
+                rho = np.corrcoef(ranks[a], ranks[b])[0, 1]
+            features[f"agree.{a}_{b}"] = safe_float(rho)
+    return {k: safe_float(v) for k, v in features.items()}
 
 
-def _landmarkers(Z: np.ndarray, landmark_rows: int, random_state: int) -> dict[str, float]:
-    """Statistics of four fast detectors' standardized training scores."""
-    from scipy import stats
-
-    from metaad.detectors.registry import make_detector
-
-    rows = Z[: min(landmark_rows, Z.shape[0])]
-    out: dict[str, float] = {}
-    for name, params in _LANDMARKERS:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                scores = make_detector(name, random_state=random_state, **params).fit(rows).decision_scores_
-        except Exception:  # a landmarker that cannot fit (e.g. degenerate data) is described as uninformative
-            scores = np.zeros(rows.shape[0])
-        with np.errstate(invalid="ignore", over="ignore"):  # inf scores (e.g. PCA on a constant column): NaN spread
-            spread = scores.std()
-        # a landmarker whose scores have no finite spread is described as uninformative, like one that failed
-        z = (scores - scores.mean()) / spread if spread > 1e-12 else np.zeros_like(scores)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out[f"landmark_{name}_skew"] = float(stats.skew(z)) if spread > 1e-12 else 0.0
-            out[f"landmark_{name}_kurtosis"] = float(stats.kurtosis(z)) if spread > 1e-12 else 0.0
-        out[f"landmark_{name}_max_z"] = float(z.max())
-        out[f"landmark_{name}_tail_fraction"] = float(np.mean(z > 3))
-        out[f"landmark_{name}_top_gap"] = float(np.quantile(z, 0.99) - np.quantile(z, 0.9))
-    return out
+__all__ = ["META_FEATURES_VERSION", "meta_features"]

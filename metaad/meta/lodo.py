@@ -1,18 +1,23 @@
 """Leave-one-dataset-out evaluation of a selector, and the baselines it is compared with.
 
-For each dataset of the knowledge base, a fresh selector is trained on every *other* dataset (their results and
-meta-features only) and picks one configuration for the held-out dataset from its meta-features; the score of
-that choice is the held-out dataset's own recorded test AUROC and average precision for the configuration.
-Baselines chosen the same way, without the held-out dataset: the global best (best mean AUROC over the
-training datasets), Isolation Forest at its defaults, a random configuration (its expected score: the mean over
-configurations) and the per-dataset oracle (the best configuration in hindsight, an upper bound).
+For each dataset of the knowledge base, a fresh selector is trained on every *other* dataset (all their tasks,
+at every size; a dataset's duplicates, :data:`DUPLICATE_GROUPS`, are left out with it) and ranks the configurations
+for each of the held-out dataset's tasks from the task's meta-features; the score of that choice is the task's
+own recorded test AUROC and average precision for the configuration. Baselines chosen the same way, without the
+held-out dataset: the global best (best mean AUROC over the training tasks), Isolation Forest at its defaults, a
+random configuration (its expected score: the mean over configurations) and the per-task oracle (the best
+configuration in hindsight, an upper bound).
+
+This measures the *selector* on recorded results; ``benchmarks/bench_selection.py`` measures the shipped
+``auto`` end to end (evidence, hedge, fitting) at the datasets' real sizes.
 
 Examples
 --------
->>> from metaad.meta.selector import Selector, synthetic_selection_data
->>> data = synthetic_selection_data(n_datasets=20, random_state=1)
->>> table = leave_one_dataset_out(data, lambda: Selector(model="knn"))
->>> summary = summarize(table)
+>>> from metaad.meta.knowledge import synthetic_knowledge
+>>> from metaad.meta.selector import Selector
+>>> kb = synthetic_knowledge(n_datasets=20, random_state=1)
+>>> table = leave_one_dataset_out(kb, lambda: Selector(model="knn", cost_weight=0.0))
+>>> summary = summarize_lodo(table)
 >>> bool(summary.loc["selected", "auroc"] > summary.loc["random", "auroc"])
 True
 """
@@ -27,7 +32,16 @@ import numpy as np
 import pandas as pd
 
 from metaad.exceptions import ParameterError
-from metaad.meta.selector import SelectionData, Selector
+from metaad.meta.knowledge import KnowledgeBase
+from metaad.meta.selector import Selector
+
+#: Datasets of the shared benchmark folder drawn from the same source data (ODDS vs ADBench files of one
+#: dataset; two anomaly definitions on one table): held out together so that none informs the other.
+DUPLICATE_GROUPS: dict[str, str] = {
+    "odds_lympho": "Lymphography", "odds_glass": "glass", "odds_ionosphere": "Ionosphere",
+    "odds_wbc": "WDBC", "odds_arrhythmia": "legacy_Arrhythmia", "breastw": "WBC",
+    "satimage-2": "satellite", "annthyroid": "thyroid",
+}
 
 
 def default_config_id(configurations: pd.DataFrame, family: str) -> str | None:
@@ -60,53 +74,59 @@ def _same(default: Any, value: Any) -> bool:
     return default == value
 
 
+def held_out_group(kb: KnowledgeBase, dataset: str, groups: dict[str, str] | None = None) -> list[str]:
+    """``dataset`` and every dataset of its duplicate group (default :data:`DUPLICATE_GROUPS`)."""
+    groups = DUPLICATE_GROUPS if groups is None else groups
+    group = groups.get(dataset, dataset)
+    return [d for d in kb.datasets if groups.get(d, d) == group]
+
+
 def leave_one_dataset_out(
-    data: SelectionData,
+    kb: KnowledgeBase,
     make_selector: Callable[[], Selector],
     *,
     datasets: Sequence[str] | None = None,
     baseline_family: str = "iforest",
     groups: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """One row per held-out dataset: the selected configuration, the baselines and their test scores.
+    """One row per held-out task: the selected configuration, the baselines and their test scores.
 
     Parameters
     ----------
-    data : SelectionData
+    kb : KnowledgeBase
         The whole knowledge base.
     make_selector : callable
-        Returns a new, unfitted selector; it is fitted on ``data.drop(held_out)`` for each held-out dataset.
+        Returns a new, unfitted selector; it is fitted on the knowledge without the held-out dataset's group.
     datasets : sequence of str, optional
         Hold out only these (default: every dataset).
     baseline_family : str, default "iforest"
         The family whose default configuration is the "defaults" baseline.
     groups : dict of str to str, optional
-        Dataset -> group name; every dataset of the held-out one's group is left out of training too (two
-        versions of the same data must not inform each other). Default: each dataset is its own group.
+        Dataset -> group name (default :data:`DUPLICATE_GROUPS`; ``{}``: each dataset alone).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``dataset``, ``selected``, ``global_best`` and ``defaults`` (config ids), and for each of
-        ``selected``, ``global_best``, ``defaults``, ``random``, ``oracle``: ``<name>_auroc`` and ``<name>_ap``.
+        Columns ``task``, ``dataset``, ``n_rows``, ``selected``, ``global_best`` and ``defaults`` (config ids), and
+        for each of ``selected``, ``global_best``, ``defaults``, ``random``, ``oracle``: ``<name>_auroc`` and ``<name>_ap``.
     """
     rows = []
-    defaults = default_config_id(data.configurations, baseline_family)
-    groups = groups or {}
-    for held_out in datasets or data.datasets:
-        group = groups.get(held_out, held_out)
-        train = data.drop([d for d in data.datasets if groups.get(d, d) == group])
+    defaults = default_config_id(kb.configurations, baseline_family)
+    for held_out in datasets or kb.datasets:
+        train = kb.drop_datasets(held_out_group(kb, held_out, groups))
         selector = make_selector().fit(train)
-        ranking = selector.rank(data.features.loc[held_out].to_dict())
-        rows.append(score_choices(data, held_out, ranking["config_id"].iloc[0], train, defaults))
+        for task in kb.tasks.index[kb.tasks["dataset"] == held_out]:
+            ranking = selector.rank(kb.meta_features.loc[task].to_dict())
+            row = score_choices(kb, task, ranking["config_id"].iloc[0], train, defaults)
+            rows.append({"task": task, "dataset": held_out, "n_rows": int(kb.tasks.loc[task, "n_rows"]), **row})
     return pd.DataFrame(rows)
 
 
-def score_choices(data: SelectionData, held_out: str, selected: str, train: SelectionData,
+def score_choices(kb: KnowledgeBase, task: str, selected: str, train: KnowledgeBase,
                   defaults: str | None) -> dict[str, Any]:
-    """Test scores on ``held_out`` of ``selected`` and of the baselines computed from ``train``."""
-    perf = data.performance.loc[held_out]
-    ap = data.average_precision.loc[held_out] if data.average_precision is not None else perf * np.nan
+    """Test scores on ``task`` of ``selected`` and of the baselines computed from ``train``."""
+    perf = kb.performance.loc[task]
+    ap = kb.average_precision.loc[task]
     filled = train.performance.apply(lambda row: row.fillna(row.mean()), axis=1)  # failed = average, as in value()
     global_best = str(filled.mean(axis=0).idxmax())
 
@@ -116,7 +136,7 @@ def score_choices(data: SelectionData, held_out: str, selected: str, train: Sele
         return float(series[config_id])
 
     oracle = str(perf.idxmax())
-    row: dict[str, Any] = {"dataset": held_out, "selected": selected, "global_best": global_best, "defaults": defaults}
+    row: dict[str, Any] = {"selected": selected, "global_best": global_best, "defaults": defaults}
     for name, config_id in (("selected", selected), ("global_best", global_best), ("defaults", defaults),
                             ("oracle", oracle)):
         row[f"{name}_auroc"] = value(perf, config_id)
@@ -127,7 +147,7 @@ def score_choices(data: SelectionData, held_out: str, selected: str, train: Sele
     return row
 
 
-def summarize(table: pd.DataFrame, methods: Sequence[str] = ("selected", "global_best", "defaults", "random", "oracle")) -> pd.DataFrame:
+def summarize_lodo(table: pd.DataFrame, methods: Sequence[str] = ("selected", "global_best", "defaults", "random", "oracle")) -> pd.DataFrame:
     """Mean AUROC and AP per method, the share of the global-best-to-oracle gap closed, the worst shortfall.
 
     Returns
@@ -135,7 +155,7 @@ def summarize(table: pd.DataFrame, methods: Sequence[str] = ("selected", "global
     pandas.DataFrame
         Indexed by method; columns ``auroc``, ``ap``, ``gap_closed_auroc``, ``gap_closed_ap`` (fraction of
         ``oracle - global_best`` recovered on the mean) and ``worst_vs_global_best`` (the most negative
-        per-dataset AUROC difference to the global best).
+        per-task AUROC difference to the global best).
     """
     out = {}
     gb_auc, or_auc = table["global_best_auroc"].mean(), table["oracle_auroc"].mean()
@@ -205,14 +225,5 @@ def held_out_seed_oracle(results: pd.DataFrame, metric: str = "auroc") -> pd.Dat
     return frame
 
 
-#: Datasets of the shared benchmark folder drawn from the same source data (ODDS vs ADBench files of one
-#: dataset; two anomaly definitions on one table): held out together so that none informs the other.
-DUPLICATE_GROUPS: dict[str, str] = {
-    "odds_lympho": "Lymphography", "odds_glass": "glass", "odds_ionosphere": "Ionosphere",
-    "odds_wbc": "WDBC", "odds_arrhythmia": "legacy_Arrhythmia", "breastw": "WBC",
-    "satimage-2": "satellite", "annthyroid": "thyroid",
-}
-
-
-__all__ = ["DUPLICATE_GROUPS", "default_config_id", "held_out_seed_oracle", "leave_one_dataset_out", "score_choices",
-           "summarize"]
+__all__ = ["DUPLICATE_GROUPS", "default_config_id", "held_out_group", "held_out_seed_oracle", "leave_one_dataset_out",
+           "score_choices", "summarize_lodo"]

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metaad.engine.benchmark import discover_datasets, make_trials
-from metaad.meta.zoo import Configuration
+from metaad.benchmark.datasets import discover_datasets
+from metaad.benchmark.protocol import make_trials
+from metaad.benchmark.zoo import Configuration
 
 CONFIGS = (
     Configuration("iforest", {"n_estimators": 20}),
@@ -36,7 +37,7 @@ def trials(data_dir: Path) -> list:
 
 @pytest.fixture(scope="session")
 def local_results(trials: list, tmp_path_factory: pytest.TempPathFactory):
-    from metaad.engine.benchmark import run_benchmark
+    from metaad.engine.run import run_benchmark
 
     out = tmp_path_factory.mktemp("local") / "results.parquet"
     return run_benchmark(trials, out, engine="local", workers=2, time_limit=60)

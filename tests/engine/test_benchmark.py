@@ -1,4 +1,4 @@
-"""Benchmark trials, the results store, resuming, time limits, and the local engine."""
+"""Running benchmarks: the local engine, resuming after an interruption, time limits, the report."""
 
 from __future__ import annotations
 
@@ -10,17 +10,12 @@ import pandas as pd
 import pytest
 
 from metaad.engine import get_engine
-from metaad.engine.benchmark import (
-    RESULT_COLUMNS,
-    ResultStore,
-    Trial,
-    discover_datasets,
-    load_results,
-    run_benchmark,
-    run_trial,
-)
+from metaad.benchmark.datasets import discover_datasets
+from metaad.benchmark.protocol import Trial, run_trial
+from metaad.benchmark.store import RESULT_COLUMNS, ResultStore, load_results
+from metaad.engine.run import run_benchmark
 from metaad.exceptions import DataError, ParameterError
-from metaad.meta.zoo import Configuration
+from metaad.benchmark.zoo import Configuration
 
 
 def test_trial_follows_the_protocol(trials: list) -> None:
@@ -31,7 +26,7 @@ def test_trial_follows_the_protocol(trials: list) -> None:
     from metaad.detectors.registry import make_detector
 
     trial = next(t for t in trials if t.config.family == "iforest" and t.seed == 1 and t.dataset == "hard")
-    row = run_trial(trial.to_task(None))
+    row = run_trial(trial.to_task())
     data = np.load(trial.path)
     X_train, X_test, _, y_test = train_test_split(data["X"], data["y"].astype(int), test_size=0.3, stratify=data["y"], random_state=1)
     scaler = StandardScaler().fit(X_train)
@@ -45,6 +40,7 @@ def test_local_engine_records_every_trial_once(local_results: pd.DataFrame, tria
     assert list(local_results.columns) == list(RESULT_COLUMNS)
     assert len(local_results) == len(trials)
     assert not local_results.duplicated(["dataset", "config_id", "seed"]).any()
+    assert (local_results["n_rows"] == 100).all()
     failed = local_results[local_results["config_id"] == Configuration("knn", {"n_neighbors": 500}).config_id]
     assert (failed["status"] == "error").all() and failed["message"].str.contains("n_neighbors").all()
     ok = local_results[local_results["status"] == "ok"]
@@ -60,7 +56,7 @@ def test_resume_after_interruption_loses_and_repeats_nothing(trials: list, tmp_p
 
     def interrupt_after_seven(done: int, total: int, row: dict | None) -> None:
         if row is not None:
-            seen.append((row["dataset"], row["config_id"], row["seed"]))
+            seen.append((row["dataset"], row["config_id"], row["seed"], row["n_rows"]))
             if len(seen) == 7:
                 raise KeyboardInterrupt
 
@@ -70,32 +66,22 @@ def test_resume_after_interruption_loses_and_repeats_nothing(trials: list, tmp_p
     first_seven = set(seen)
     rerun: list[tuple] = []
     frame = run_benchmark(trials, out, workers=2,
-                          progress=lambda d, t, r: r is not None and rerun.append((r["dataset"], r["config_id"], r["seed"])))
+                          progress=lambda d, t, r: r is not None and rerun.append((r["dataset"], r["config_id"], r["seed"], r["n_rows"])))
     assert len(frame) == len(trials)
     assert not frame.duplicated(["dataset", "config_id", "seed"]).any()
     assert first_seven.isdisjoint(rerun) and len(rerun) == len(trials) - 7
-    key = ["dataset", "config_id", "seed"]
+    key = ["dataset", "config_id", "seed", "n_rows"]
     merged = frame.merge(local_results, on=key, suffixes=("", "_ref"))
     ok = merged["status"] == "ok"
     np.testing.assert_allclose(merged.loc[ok, "auroc"], merged.loc[ok, "auroc_ref"])
     assert not ResultStore(out).journal.exists()
 
 
-def test_half_written_journal_line_is_ignored(tmp_path: Path) -> None:
-    store = ResultStore(tmp_path / "r.parquet")
-    store.append({"dataset": "d", "config_id": "ecod-1", "seed": 0, "status": "ok", "auroc": 0.7})
-    with store.journal.open("a") as handle:
-        handle.write('{"dataset": "d", "config_id": "ecod-1", "se')  # killed mid-write
-    assert store.completed_keys() == {("d", "ecod-1", 0)}
-    frame = store.consolidate()
-    assert len(frame) == 1 and frame.loc[0, "auroc"] == 0.7
-
-
 def test_time_limit_stops_a_stuck_trial(tmp_path: Path) -> None:
     fifo = tmp_path / "stuck.npz"
     os.mkfifo(fifo)  # reading it blocks forever: a stuck trial
-    trial = Trial("stuck", str(fifo), Configuration("ecod", {}), 0)
-    rows = list(get_engine("local", workers=1).run([trial.to_task(None)], time_limit=2))
+    trial = Trial("stuck", str(fifo), Configuration("ecod", {}), 0, 100)
+    rows = list(get_engine("local", workers=1).run([trial.to_task()], time_limit=2))
     assert [r["status"] for r in rows] == ["timeout"]
     assert "time limit" in rows[0]["message"]
 
@@ -114,7 +100,7 @@ def test_bad_arguments(tmp_path: Path) -> None:
 
 
 def test_report(local_results: pd.DataFrame, tmp_path: Path) -> None:
-    from metaad.engine.report import summarize, write_benchmark_report
+    from metaad.benchmark.report import summarize, write_benchmark_report
 
     summary = summarize(local_results)
     assert set(summary["families"].index) == {"iforest", "ecod", "knn", "autoencoder"}

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.ray
 
 def test_ray_matches_local(trials: list, local_results: pd.DataFrame, tmp_path: Path) -> None:
     ray = pytest.importorskip("ray", reason='Ray is not installed (pip install "metaad[ray]")')
-    from metaad.engine.benchmark import run_benchmark
+    from metaad.engine.run import run_benchmark
 
     trials = [t for t in trials if t.dataset == "easy"]  # keep the test short; every status kind is still there
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

@@ -11,7 +11,7 @@ import pytest
 
 import metaad.cli.select  # noqa: F401  (adds the commands; the lead wires it into metaad.cli)
 from metaad.cli._app import run_app
-from metaad.meta.zoo import get_zoo
+from metaad.benchmark.zoo import get_zoo
 
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:
@@ -32,8 +32,8 @@ def knowledge(tmp_path_factory) -> tuple[Path, Path, Path]:
         X = rng.normal(size=(100, 3 + 2 * i))
         np.savez(folder / "data" / f"set{i}.npz", X=X, y=np.r_[np.zeros(90), np.ones(10)])
         for j, cfg in enumerate(configs):
-            rows.append({**cfg.to_dict(), "dataset": f"set{i}", "seed": 0, "auroc": 0.6 + 0.05 * j,
-                         "average_precision": 0.3, "status": "ok"})
+            rows.append({**cfg.to_dict(), "dataset": f"set{i}", "seed": 0, "n_rows": 100, "auroc": 0.6 + 0.05 * j,
+                         "average_precision": 0.3, "fit_seconds": 0.01, "score_seconds": 0.01, "status": "ok"})
     pd.DataFrame(rows).to_parquet(folder / "results.parquet")
     return folder / "results.parquet", folder / "data", folder / "user"
 
@@ -43,7 +43,10 @@ def test_knowledge_add_then_select_as_json(knowledge, tmp_path, capsys) -> None:
     code, out, err = run(["knowledge", "add", "--results", str(results), "--data", str(data),
                           "--knowledge-dir", str(user)], capsys)
     assert code == 0, err
-    assert "added 3 dataset(s)" in out
+    assert "added 3 task(s) (set0@100, set1@100, set2@100)" in out
+    code, out, err = run(["knowledge", "add", "--results", str(results), "--data", str(data),
+                          "--knowledge-dir", str(user)], capsys)
+    assert code == 0 and "added 0 task(s), updated 3 already there" in out  # nothing new is not called new
     frame = pd.DataFrame({"a": np.random.RandomState(1).normal(size=80), "b": np.arange(80.0)})
     frame.to_csv(tmp_path / "table.csv", index=False)
     code, out, err = run(["select", str(tmp_path / "table.csv"), "--top", "2", "--json", "--knowledge-dir", str(user)], capsys)
@@ -51,7 +54,9 @@ def test_knowledge_add_then_select_as_json(knowledge, tmp_path, capsys) -> None:
     answer = json.loads(out)
     assert answer["n_rows"] == 80 and len(answer["recommendations"]) == 2
     first = answer["recommendations"][0]
-    assert {"rank", "config_id", "family", "params", "predicted_auroc", "reason"} <= set(first)
+    assert {"rank", "config_id", "family", "params", "predicted_auroc", "predicted_seconds", "reason"} <= set(first)
+    code, out, err = run(["knowledge", "info", "--path", str(user)], capsys)
+    assert code == 0 and "n_tasks" in out  # the user's folder is a knowledge base like the shipped one
 
 
 def test_select_table_view_and_single_column(knowledge, tmp_path, capsys) -> None:
@@ -76,4 +81,4 @@ def test_knowledge_add_with_a_missing_dataset_is_a_clear_error(knowledge, tmp_pa
     np.savez(tmp_path / "empty" / "other.npz", X=np.zeros((4, 2)), y=np.array([0, 0, 0, 1]))
     code, _, err = run(["knowledge", "add", "--results", str(results), "--data", str(tmp_path / "empty"),
                         "--knowledge-dir", str(tmp_path / "user")], capsys)
-    assert code == 2 and "not found in --data" in err
+    assert code == 2 and "not in --data" in err

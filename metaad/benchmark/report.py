@@ -35,11 +35,11 @@ def summarize(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
     >>> summarize(rows)["configurations"]["mean_rank"].to_dict()
     {'x': 1.5, 'y': 1.5}
     """
-    from metaad.meta.knowledge import performance_matrices
+    from metaad.benchmark.store import performance_matrices
 
     if results.empty:
         raise DataError("the results hold no trial")
-    auroc, ap = performance_matrices(results)
+    auroc, ap, _ = performance_matrices(results)
     ranks = auroc.rank(axis=1, ascending=False, method="average", na_option="bottom")
     family = results.drop_duplicates("config_id").set_index("config_id")["family"]
     failures = results[results["status"] != "ok"].groupby("config_id").size()
@@ -110,7 +110,7 @@ def write_benchmark_report(results: pd.DataFrame, out_dir: str | os.PathLike[str
     >>> write_benchmark_report(rows, pathlib.Path(tempfile.mkdtemp())).name
     'benchmark_report.html'
     """
-    from metaad import __version__
+    from metaad._version import __version__
     from metaad._io import atomic_write_text
     from metaad.evaluation._html import STYLE, escape, image, section, table
     from metaad.evaluation.plots import figure_to_data_uri

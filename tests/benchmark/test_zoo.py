@@ -6,8 +6,8 @@ import pytest
 
 from metaad.detectors.registry import list_detectors
 from metaad.exceptions import ParameterError
-from metaad.meta import zoo as zoo_module
-from metaad.meta.zoo import Configuration, FamilySpace, get_zoo, list_zoos
+from metaad.benchmark import zoo as zoo_module
+from metaad.benchmark.zoo import Configuration, FamilySpace, get_zoo, list_zoos
 
 
 @pytest.fixture(scope="module")
