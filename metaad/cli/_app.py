@@ -14,10 +14,15 @@ import logging
 import os
 import signal
 import sys
+import types
+import typing
 import warnings
+import inspect
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.text import Text
 from typer._click import exceptions as click_exceptions  # Typer bundles its own click: its classes, not click's
@@ -51,11 +56,20 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit(0)
 
 
+def examples(*lines: str) -> str:
+    """An ``Examples:`` epilog for ``--help``, one command a line, never re-wrapped."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
 app = typer.Typer(
     name="metaad",
     help="Anomaly detection that learns how to detect.",
-    epilog="Examples:  metaad detect shuttle  |  metaad detect data.csv --label-col y --out runs/data  |  "
-           "metaad detectors iforest  |  metaad COMMAND --help",
+    epilog=examples(
+        "metaad detect shuttle                          # a bundled dataset",
+        "metaad detect payments.csv --label-col is_fraud --out runs/payments",
+        "metaad detectors iforest                       # a detector's parameters",
+        "metaad COMMAND --help                          # more examples per command",
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -84,6 +98,50 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print ``message`` as one line on stderr and exit with ``code`` (2: a user error)."""
     err_console.print(error_line(message))
     raise typer.Exit(code)
+
+
+#: The value label ``--help`` shows for a flag, where the type alone says too little (Typer's default labels
+#: read ``<str>`` or ``<list[str]>``). Flags not named here are labelled by their type (:data:`_TYPE_LABELS`).
+FLAG_LABELS = {
+    "--detector": "NAME", "--label-col": "COLUMN", "--contamination": "SHARE", "--threshold": "RULE",
+    "--param": "KEY=VALUE", "--missing": "impute|error", "--data": "PATH", "--zoo": "NAME",
+    "--detectors": "NAME,NAME,...", "--seeds": "INT,INT,...", "--engine": "local|ray", "--ray-address": "ADDRESS",
+    "--time-limit": "SECONDS", "--results": "FILE", "--family": "FAMILY", "--knowledge-dir": "DIR", "--path": "DIR",
+    "--sep": "CHAR", "--encoding": "CODEC", "--drop-cols": "COLUMN,...", "--id-col": "COLUMN",
+}
+_TYPE_LABELS = {int: "INT", float: "NUMBER", str: "TEXT", Path: "PATH"}
+
+
+if hasattr(typer.core, "TyperArgument"):
+    # Typer shows an argument as "INPUT <str>" in --help; its name (a label set by label_flags) says enough.
+    typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
+
+
+def _label_of(annotation: Any) -> str | None:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (list, tuple, typing.Union, types.UnionType) and args:
+        return _label_of(args[0])
+    return _TYPE_LABELS.get(annotation)
+
+
+def label_flags(typer_app: typer.Typer) -> None:
+    """Give every option and argument of every command a plain value label in ``--help`` (``--out PATH``,
+    ``--param KEY=VALUE``, ``INPUT``) unless the command set one."""
+    groups = [typer_app]
+    while groups:
+        group = groups.pop()
+        groups.extend(info.typer_instance for info in group.registered_groups if info.typer_instance)
+        for command in group.registered_commands:
+            hints = typing.get_type_hints(command.callback) if command.callback else {}
+            for name, parameter in inspect.signature(command.callback).parameters.items():
+                info = parameter.default
+                if isinstance(info, typer.models.ArgumentInfo) and info.metavar is None:
+                    info.metavar = name.upper()
+                elif isinstance(info, typer.models.OptionInfo) and info.metavar is None and hints.get(name) is not bool:
+                    flags = [d for d in info.param_decls or () if d.startswith("--")]
+                    label = next((FLAG_LABELS[f] for f in flags if f in FLAG_LABELS), None) or _label_of(hints.get(name))
+                    if label is not None:
+                        info.metavar = label
 
 
 def _usage_hint(exc: click_exceptions.UsageError) -> str:
@@ -120,6 +178,7 @@ def run_app(argv: list[str] | None = None) -> int:
         previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread: leave the signal alone
         pass
+    label_flags(app)
     try:
         result = app(args=argv, standalone_mode=False, prog_name="metaad")
     except MetaADError as exc:
