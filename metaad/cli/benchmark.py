@@ -73,6 +73,7 @@ def benchmark(
 
     if (zoo is None) == (detectors is None):
         fail("give exactly one of --zoo NAME or --detectors a,b,c")
+    seed_list = _parse_seeds(seeds)  # every option is checked before any file is read
     configs = get_zoo(zoo) if zoo is not None else [Configuration(name, {}) for name in _split(detectors or "")]
     if detectors is not None:
         from metaad.detectors.registry import get_detector_info
@@ -81,7 +82,7 @@ def benchmark(
             get_detector_info(cfg.family)
     sources = [part for item in data for part in _split(item)]
     datasets = discover_datasets(sources)
-    trials = make_trials(datasets, configs, _parse_seeds(seeds))
+    trials = make_trials(datasets, configs, seed_list)
     console.print(f"{len(datasets)} datasets x {len(configs)} configurations x {len(trials) // max(1, len(datasets) * len(configs))} "
                   f"seeds = {len(trials)} trials -> {out}")
     start = time.perf_counter()
