@@ -105,12 +105,6 @@ def test_square_brackets_survive_in_messages(tmp_path, capsys, monkeypatch) -> N
     assert "temp[c]" in err  # the missing-value warning names the column as it is
     assert "t[1]" in out
 
-    from metaad.cli import _app
-
-    def missing_extra(*args, **kwargs):
-        raise ImportError('the Ray engine needs Ray: pip install "metaad[ray]"')
-
-    monkeypatch.setattr(_app.app, "registered_commands", _app.app.registered_commands)  # restored after the test
     from metaad.exceptions import ParameterError
 
     def needs_ray(*args, **kwargs):
