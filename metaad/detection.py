@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metaad._io import atomic_directory, atomic_write_text
+from metaad._io import OutputError, atomic_directory, atomic_write_text, check_target
 from metaad.data.preprocessing import TabularPreprocessor
 from metaad.data.bundled import is_bundled, load_dataset
 from metaad.data.readers import Table, read_table
 from metaad.detectors.registry import make_detector
+from metaad._version import __version__
 from metaad.evaluation.metrics import empty_metrics, evaluate
 from metaad.evaluation.report import write_report
 from metaad.exceptions import DataError, ParameterError
@@ -32,6 +33,32 @@ from metaad.pipeline import AnomalyPipeline
 #: the selector trained on the shipped knowledge base (leave-one-dataset-out AUROC 0.831 vs 0.798 for
 #: Isolation Forest at its defaults, BENCHMARKS.md section 5).
 DEFAULT_DETECTOR = "auto"
+
+
+#: The file that marks a folder as written by ``metaad detect``: such a folder may be replaced by a later
+#: run without ``--force``. It holds JSON: ``written_by``, ``metaad_version``, ``command`` and ``input``.
+OUTPUT_MARKER = ".metaad-output"
+#: What ``metaad detect`` writes: a folder holding only these (older versions wrote no marker) is its own.
+OUTPUT_FILES = frozenset({"scores.csv", "metrics.json", "report.html", "model"})
+
+
+def _refuse_foreign_folder(folder: Path) -> None:
+    """Refuse to replace ``folder`` unless metaad wrote it (see :data:`OUTPUT_MARKER`)."""
+    names = {p.name for p in folder.iterdir()}
+    if OUTPUT_MARKER in names or ("metrics.json" in names and names <= OUTPUT_FILES):
+        return
+    shown = ", ".join(sorted(names)[:3]) + (", ..." if len(names) > 3 else "")
+    raise OutputError(
+        f"{folder} already exists and was not written by metaad (it holds {shown}); metaad replaces its "
+        f"output folder as a whole, so choose a new --out folder, or add --force to replace {folder} and "
+        f"everything in it"
+    )
+
+
+def _check_output_folder(target: Path, check: Any) -> None:
+    path = check_target(target)
+    if check is not None and path.is_dir() and any(path.iterdir()):
+        check(path)
 
 
 @dataclass
@@ -74,6 +101,7 @@ def detect(
     params: dict[str, Any] | None = None,
     out_dir: str | Path | None = None,
     missing: str = "impute",
+    force: bool = False,
 ) -> DetectResult:
     """Fit ``detector`` on ``table`` without labels, score every row and write the outputs.
 
@@ -81,19 +109,26 @@ def detect(
     and label when known), ``metrics.json``, ``report.html`` and ``model/`` (load with :func:`metaad.load`).
     Missing values are imputed with a warning (``missing="impute"``) or refused (``missing="error"``).
 
+    The output folder is replaced as a whole, atomically. An existing ``out_dir`` is replaced only if metaad
+    wrote it (it holds the marker file ``.metaad-output``, or only the four outputs above) or is empty;
+    ``force=True`` replaces any folder. A file, the current folder or a parent of it is always refused.
+
     Examples
     --------
     >>> import tempfile, metaad
     >>> from metaad.data import load_dataset
     >>> result = detect(load_dataset("wine"), detector="ecod", out_dir=tempfile.mkdtemp() + "/wine")
     >>> sorted(p.name for p in result.out_dir.iterdir())
-    ['metrics.json', 'model', 'report.html', 'scores.csv']
+    ['.metaad-output', 'metrics.json', 'model', 'report.html', 'scores.csv']
     """
     params = dict(params or {})
     det = build_detector(detector, contamination=contamination, seed=seed, threshold=threshold, params=params)
     frame, labels = table.frame, table.labels
     if len(frame) < 2:
         raise DataError(f"{table.source} has {len(frame)} row(s); at least 2 are needed to fit a detector")
+    target = Path(out_dir) if out_dir is not None else Path("metaad-out") / table.name
+    check = None if force else _refuse_foreign_folder
+    _check_output_folder(target, check)  # before fitting: a refused folder fails at once, not after training
     pipeline = AnomalyPipeline(det, TabularPreprocessor(missing=missing))
     start = time.perf_counter()
     pipeline.fit(frame)
@@ -138,8 +173,7 @@ def detect(
     if hasattr(pipeline.detector_, "explanation_html"):
         sections.append(("Why this detector", pipeline.detector_.explanation_html()))
         summary["selected"] = pipeline.detector_.selected_
-    target = Path(out_dir) if out_dir is not None else Path("metaad-out") / table.name
-    with atomic_directory(target) as tmp:
+    with atomic_directory(target, check=check) as tmp:
         scores_frame = pd.DataFrame({"row": np.arange(len(frame)), "score": scores, "is_anomaly": is_anomaly})
         if labels is not None:
             scores_frame["label"] = labels
@@ -159,6 +193,8 @@ def detect(
             sections=sections,
         )
         save(pipeline, tmp / "model")
+        marker = {"written_by": "metaad", "metaad_version": __version__, "command": "detect", "input": table.source}
+        (tmp / OUTPUT_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
     files = {name: target / name for name in ("scores.csv", "metrics.json", "report.html", "model")}
     return DetectResult(out_dir=target, metrics=summary, scores=scores, is_anomaly=is_anomaly, files=files)
 

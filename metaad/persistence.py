@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from metaad._io import atomic_directory
+from metaad._io import atomic_directory, owned_folder_check
 from metaad._version import __version__
 from metaad.exceptions import ModelFileError
 
@@ -122,7 +122,9 @@ def save(model: Any, path: str | os.PathLike[str]) -> Path:
     from metaad.pipeline import AnomalyPipeline
 
     target = Path(path)
-    with atomic_directory(target) as folder:
+    # An existing folder is replaced only if it is a metaad model (or empty): never a folder of the user's.
+    check = owned_folder_check("manifest.json", what="a metaad model folder", hint="save replaces the whole folder, so choose a new path")
+    with atomic_directory(target, check=check) as folder:
         if isinstance(model, AnomalyPipeline):
             kind = "pipeline"
             model._check_fitted()

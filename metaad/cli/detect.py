@@ -8,8 +8,9 @@ from typing import Optional
 
 import typer
 from rich.table import Table as RichTable
+from rich.text import Text
 
-from metaad.cli._app import app, console, fail
+from metaad.cli._app import app, console, examples, fail
 
 
 def _parse_params(pairs: list[str] | None) -> dict:
@@ -27,17 +28,23 @@ def _parse_params(pairs: list[str] | None) -> dict:
     return params
 
 
-@app.command()
+@app.command(epilog=examples(
+    "metaad detect shuttle                                   # a bundled dataset: metrics too",
+    "metaad detect payments.csv --label-col is_fraud --out runs/payments",
+    "metaad detect sensors.parquet -d vae -p n_epochs=50 --threshold fpr:0.01 --out runs/sensors",
+    "metaad detect sensors.parquet --out runs/sensors --force   # replace a folder metaad did not write",
+))
 def detect(
     input: str = typer.Argument(..., help="A CSV/Parquet/NPZ/.mat file, or a bundled dataset name (see `metaad datasets`)."),
     detector: str = typer.Option("auto", "--detector", "-d", help="Detector name (see `metaad detectors`); 'auto' selects one by meta-learning."),
     label_col: Optional[str] = typer.Option(None, "--label-col", help="Column with 0/1 labels, used for evaluation only."),
     contamination: Optional[float] = typer.Option(None, "--contamination", help="Expected anomaly share in (0, 0.5] (default 0.1)."),
     threshold: Optional[str] = typer.Option(None, "--threshold", help="'contamination' (default), 'fpr:R' or a number."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Random seed (0 to 2**32-1)."),
     param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="Detector parameter KEY=VALUE (repeatable)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default ./metaad-out/<input-stem>/)."),
     missing: str = typer.Option("impute", "--missing", help="Missing values: 'impute' (median/most frequent, with a warning) or 'error'."),
+    force: bool = typer.Option(False, "--force", help="Replace --out even if it is a folder metaad did not write (everything in it is deleted)."),
 ) -> None:
     """Fit a detector on a table without labels; write scores, metrics, an HTML report and the model."""
     from metaad.detection import detect as run_detect
@@ -53,13 +60,13 @@ def detect(
     with console.status(f"fitting {detector} on {table.name} ({len(table.frame)} rows)"):
         result = run_detect(
             table, detector=detector, contamination=contamination, seed=seed, threshold=value,
-            params=_parse_params(param), out_dir=out, missing=missing,
+            params=_parse_params(param), out_dir=out, missing=missing, force=force,
         )
     m = result.metrics
-    console.print(
-        f"[bold]{m['detector']}[/] on [bold]{table.name}[/]: {m['n_rows']} rows, {m['n_anomalies_flagged']} flagged "
+    console.print(Text.assemble(
+        (m["detector"], "bold"), " on ", (table.name, "bold"), f": {m['n_rows']} rows, {m['n_anomalies_flagged']} flagged "
         f"(threshold {m['threshold']:.4g}), fit {m['fit_seconds']:.2f}s, score {m['score_seconds']:.2f}s"
-    )
+    ))
     if m["auroc"] is not None:
         console.print(
             f"AUROC {m['auroc']:.4f}  AP {m['average_precision']:.4f}  F1 {m['f1']:.4f}  "
@@ -70,7 +77,10 @@ def detect(
         console.print(f"  {name:<13} {path.resolve()}")
 
 
-@app.command()
+@app.command(epilog=examples(
+    "metaad score runs/sensors/model new_sensors.parquet --out new_scores.csv",
+    "metaad score runs/payments/model march.csv --label-col is_fraud --out march_scores.csv",
+))
 def score(
     model_dir: Path = typer.Argument(..., help="A model directory written by `metaad detect` (its model/ folder)."),
     input: str = typer.Argument(..., help="Table to score, with the same columns as at fit time."),
@@ -85,18 +95,33 @@ def score(
     console.print(f"scored {len(frame)} rows, {int(frame['is_anomaly'].sum())} flagged; wrote {out.resolve()}")
 
 
-@app.command()
-def detectors() -> None:
-    """List the registered detectors."""
-    from metaad.detectors.registry import list_detectors
+@app.command(epilog=examples(
+    "metaad detectors                 # every registered detector",
+    "metaad detectors autoencoder     # its parameters, defaults and what they do",
+))
+def detectors(
+    name: Optional[str] = typer.Argument(None, help="A detector: list its parameters, their defaults and meaning."),
+) -> None:
+    """List the registered detectors, or the parameters of one."""
+    from metaad.cli._describe import parameter_rows
+    from metaad.detectors.registry import get_detector_info, list_detectors
 
-    table = RichTable("name", "family", "description")
-    for info in list_detectors(details=True):
-        table.add_row(info.name, info.family, info.description)
+    if name is None:
+        table = RichTable("name", "family", "description")
+        for info in list_detectors(details=True):
+            table.add_row(info.name, info.family, info.description)
+        console.print(table)
+        return
+    info = get_detector_info(name)
+    console.print(Text.assemble((info.name, "bold"), f" ({info.family}): {info.description}"))
+    table = RichTable("parameter", "default", "description")
+    for parameter, default, description in parameter_rows(info.cls):
+        table.add_row(parameter, default, description)
     console.print(table)
+    console.print(f"set one with: metaad detect INPUT -d {info.name} -p NAME=VALUE")
 
 
-@app.command()
+@app.command(epilog=examples("metaad datasets", "metaad detect wine"))
 def datasets() -> None:
     """List the bundled datasets (usable as INPUT of `metaad detect`)."""
     from metaad.data.bundled import list_datasets

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -21,8 +23,33 @@ from metaad.exceptions import ParameterError
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def _exit_when_parent_goes(conn: Connection, state: dict[str, int | None]) -> None:
+    """Watchdog thread of a worker: end the worker when the parent dies or closes the pipe mid-trial.
+
+    While a trial runs the parent sends nothing (it waits for the row, or kills the worker), so the pipe
+    becoming readable then means end-of-file: the parent was killed (even with SIGKILL, which no handler
+    sees). Without this, orphaned workers ran their trial to the end and then died on a broken pipe.
+    """
+    while True:
+        trial = state["trial"]
+        if trial is None:
+            time.sleep(0.2)
+            continue
+        try:
+            readable = bool(wait([conn], timeout=0.5))
+        except OSError:
+            readable = True
+        if readable and state["trial"] == trial:
+            os._exit(0)
+
+
 def _worker_main(conn: Connection) -> None:
-    """Receive tasks, send back rows, until told to stop (``None``) or the pipe closes."""
+    """Receive tasks, send back rows, until told to stop (``None``) or the pipe closes.
+
+    The worker leaves interrupts to its parent (Ctrl-C reaches the whole process group: the parent stops its
+    workers), and ends quietly, without a traceback, when the parent is gone.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in _THREAD_VARIABLES:
         os.environ[name] = "1"
     try:
@@ -31,14 +58,24 @@ def _worker_main(conn: Connection) -> None:
         torch.set_num_threads(1)
     except ImportError:  # pragma: no cover
         pass
+    state: dict[str, int | None] = {"trial": None}
+    threading.Thread(target=_exit_when_parent_goes, args=(conn, state), daemon=True).start()
+    count = 0
     while True:
         try:
             task = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):
             return
         if task is None:
             return
-        conn.send(run_trial(task))
+        count += 1
+        state["trial"] = count
+        row = run_trial(task)
+        state["trial"] = None  # before sending: once the row is sent the parent may send the next task
+        try:
+            conn.send(row)
+        except (BrokenPipeError, EOFError, OSError):
+            return
 
 
 class _Worker:
