@@ -192,7 +192,7 @@ CLASSICAL_SPECS: tuple[ClassicalSpec, ...] = (
     ClassicalSpec("lof", "LOFDetector", "pyod.models.lof.LOF",
                   "Local Outlier Factor: density relative to the neighbours' density (Breunig et al. 2000).",
                   {"n_neighbors": 20, "metric": "minkowski", "p": 2}, checks={"n_neighbors": _positive_int},
-                  test_params={"n_neighbors": 5}),
+                  test_params={"n_neighbors": 9}),  # the checks fit on 10 rows
     ClassicalSpec("ocsvm", "OCSVMDetector", "pyod.models.ocsvm.OCSVM",
                   "One-class SVM with an RBF kernel (Schoelkopf et al. 2001).",
                   {"kernel": "rbf", "nu": 0.5, "gamma": "auto", "degree": 3, "coef0": 0.0},
