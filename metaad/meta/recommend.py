@@ -45,6 +45,10 @@ N_SIMILAR = 3
 def _matrix(X: Any) -> np.ndarray:
     from metaad.meta.landmarks import _as_matrix
 
+    if isinstance(X, pd.DataFrame):  # mixed types and gaps: preprocessed as `metaad select` does
+        from metaad.data.preprocessing import TabularPreprocessor
+
+        X = TabularPreprocessor(missing="impute").fit_transform(X)
     array = _as_matrix(X)
     if array.shape[0] < MIN_ROWS:
         raise DataError(
@@ -122,8 +126,9 @@ def select(X: Any, top: int = 5, *, knowledge_dir: str | os.PathLike[str] | None
 
     Parameters
     ----------
-    X : array-like of shape (n_rows, n_columns)
-        Numeric and finite (impute missing values first); at least 10 rows.
+    X : pandas.DataFrame or array-like of shape (n_rows, n_columns)
+        At least 10 rows. A DataFrame is preprocessed as by ``metaad select`` (text columns one-hot encoded,
+        numbers standardized, missing values imputed with a warning); an array must be numeric and finite.
     top : int, default 5
         How many recommendations.
     knowledge_dir : path, optional
