@@ -77,7 +77,7 @@ def row_from_mapping(row: Mapping[str, Any] | pd.Series, feature_names: Sequence
 
     Examples
     --------
-    >>> row_from_mapping({"b": 2.0, "a": 1.0}, ["a", "b"], 2)
+    >>> row_from_mapping({"b": 2.0, "a": 1.0}, ["a", "b"], 2).astype(float)
     array([[1., 2.]])
     """
     keys = [str(k) for k in (row.index if isinstance(row, pd.Series) else row.keys())]
