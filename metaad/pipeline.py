@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,18 +57,47 @@ class AnomalyPipeline(BaseEstimator):
         if not hasattr(self, "detector_"):
             raise NotFittedError("this AnomalyPipeline is not fitted yet; call fit(X) first")
 
+    def _frame(self, X: Any) -> pd.DataFrame:
+        """``X`` as a DataFrame; one row may be a dict or a pandas Series keyed by column name."""
+        if isinstance(X, dict):
+            return pd.DataFrame([X])
+        if isinstance(X, pd.Series):
+            return X.to_frame().T.infer_objects()
+        return as_frame(X)
+
     def transform(self, X: Any) -> np.ndarray:
         """The preprocessed matrix the detector sees."""
         self._check_fitted()
-        return self.preprocessor_.transform(as_frame(X))
+        return self.preprocessor_.transform(self._frame(X))
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """Anomaly scores (higher = more anomalous)."""
+        """Anomaly scores (higher = more anomalous); ``X`` a table, or one row as a dict or Series.
+
+        Examples
+        --------
+        >>> import pandas as pd, metaad
+        >>> df = pd.DataFrame({"amount": [1.0, 2.0, 1.5, 1.2] * 10, "country": ["fr", "de", "fr", "de"] * 10})
+        >>> pipe = metaad.AnomalyPipeline(metaad.make_detector("ecod")).fit(df)
+        >>> pipe.decision_function({"amount": 1.5, "country": "fr"}).shape
+        (1,)
+        """
         return self.detector_.decision_function(self.transform(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """1 for anomalies, 0 otherwise."""
         return (self.decision_function(X) > self.threshold_).astype(int)
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """scikit-learn's sign: higher = more normal (``-decision_function``)."""
+        return -self.decision_function(X)
+
+    def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
+        """PyOD's (normal, anomaly) probabilities; see :meth:`metaad.BaseDetector.predict_proba`."""
+        return self.detector_.predict_proba(self.transform(X), method=method)
+
+    def predict_confidence(self, X: Any) -> np.ndarray:
+        """PyOD's confidence in each 0/1 prediction; see :meth:`metaad.BaseDetector.predict_confidence`."""
+        return self.detector_.predict_confidence(self.transform(X))
 
     @property
     def threshold_(self) -> float:
@@ -93,7 +123,7 @@ class AnomalyPipeline(BaseEstimator):
         self._check_fitted()
         if not hasattr(self.detector_, "feature_errors"):
             return None
-        frame = as_frame(X)
+        frame = self._frame(X)
         errors = np.asarray(self.detector_.feature_errors(self.transform(frame)))
         out_names = list(self.preprocessor_.feature_names_out_)
         columns = {}
@@ -113,3 +143,87 @@ class AnomalyPipeline(BaseEstimator):
         pipe.preprocessor_ = preprocessor
         pipe.feature_names_in_ = np.asarray(meta.get("feature_names_in", []), dtype=object)
         return pipe
+
+
+@dataclass
+class Detection:
+    """What :func:`detect` found in a table: per-row scores and flags, and the fitted pipeline.
+
+    Attributes
+    ----------
+    scores : pandas.Series
+        Anomaly score of each row (higher = more anomalous), indexed like the input table.
+    is_anomaly : pandas.Series of bool
+        ``scores > threshold``.
+    threshold : float
+    detector : str
+        The registry name of the detector that scored the rows (for ``auto``, the family it chose).
+    pipeline : AnomalyPipeline
+        Fitted; score new rows with ``pipeline.decision_function(new)``, save it with :func:`metaad.save`.
+    """
+
+    scores: pd.Series
+    is_anomaly: pd.Series
+    threshold: float
+    detector: str
+    pipeline: AnomalyPipeline
+    data: pd.DataFrame = field(repr=False)
+
+    def top(self, n: int = 10) -> pd.DataFrame:
+        """The ``n`` most anomalous rows of the input table, with their ``score``, highest first."""
+        order = self.scores.sort_values(ascending=False, kind="stable").index[: int(n)]
+        return self.data.loc[order].assign(score=self.scores.loc[order])
+
+    def __repr__(self) -> str:
+        return (f"Detection(detector={self.detector!r}, {int(self.is_anomaly.sum())} of {len(self.scores)} rows "
+                f"flagged, threshold={self.threshold:.4g})")
+
+
+def detect(X: Any, detector: str = "auto", *, contamination: float = 0.1, random_state: Any = 0,
+           **params: Any) -> Detection:
+    """Fit a detector on a table and score its rows in one call, for notebooks; nothing is written to disk.
+
+    The table is preprocessed as by the command line (numeric columns standardized, text columns one-hot
+    encoded, missing values imputed with a warning). Drop label or ID columns first: every column is a feature.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame or 2-D array-like
+        The rows to search for anomalies (mixed types accepted).
+    detector : str, default "auto"
+        A registered detector (:func:`metaad.list_detectors`); ``auto`` chooses one from the knowledge base.
+    contamination : float, default 0.1
+        Expected share of anomalies; sets the threshold.
+    random_state : int or None, default 0
+    **params
+        Further parameters of the detector (e.g. ``n_neighbors=10`` for ``knn``).
+
+    Returns
+    -------
+    Detection
+        ``scores``, ``is_anomaly`` (indexed like ``X``), ``threshold``, ``detector``, ``top(n)`` and the
+        fitted ``pipeline``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, metaad
+    >>> rng = np.random.RandomState(0)
+    >>> df = pd.DataFrame({"amount": rng.lognormal(size=200), "country": rng.choice(["fr", "de"], 200)})
+    >>> df.loc[7, "amount"] = 500.0
+    >>> found = metaad.detect(df, "knn")
+    >>> found
+    Detection(detector='knn', 20 of 200 rows flagged, threshold=...)
+    >>> int(found.top(1).index[0]), bool(found.is_anomaly[7])
+    (7, True)
+    """
+    from metaad.detectors.registry import get_detector_info, make_detector
+
+    accepted = get_detector_info(detector).parameters
+    options = {k: v for k, v in (("contamination", contamination), ("random_state", random_state)) if k in accepted}
+    frame = as_frame(X)
+    pipe = AnomalyPipeline(make_detector(detector, **{**options, **params})).fit(frame)
+    scores = pd.Series(pipe.decision_scores_, index=frame.index, name="score")
+    fitted = pipe.detector_
+    name = getattr(fitted, "selected_", {}).get("family", fitted.registry_name)
+    return Detection(scores=scores, is_anomaly=scores > pipe.threshold_, threshold=pipe.threshold_, detector=name,
+                     pipeline=pipe, data=frame)

@@ -30,6 +30,13 @@ class PyODAdapter(BaseDetector):
     _pyod_params: tuple[str, ...] = ()
     _seeded: bool = False
     _checks: dict[str, Any] = {}
+    _tail_score: str = ""
+    _test_params: dict[str, Any] = {}
+
+    @classmethod
+    def _unit_test_params(cls) -> dict[str, Any]:
+        """The base's cheap parameters plus the spec's ``test_params`` (e.g. fewer neighbours for small data)."""
+        return {**super()._unit_test_params(), **cls._test_params}
 
     def _pyod_kwargs(self) -> dict[str, Any]:
         kwargs = {name: getattr(self, name) for name in self._pyod_params}
@@ -67,6 +74,9 @@ class PyODAdapter(BaseDetector):
         self.decision_scores_ = np.asarray(model.decision_scores_, dtype=np.float64)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
+        if self._tail_score:
+            return tail_probability_scores(self.X_train_[:, self.informative_columns_], X[:, self.informative_columns_],
+                                           self._tail_score)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=FutureWarning)
             return np.asarray(self.model_.decision_function(X[:, self.informative_columns_]), dtype=np.float64)
@@ -92,6 +102,53 @@ class PyODAdapter(BaseDetector):
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
 
 
+def tail_probability_scores(train: np.ndarray, X: np.ndarray, kind: str) -> np.ndarray:
+    """ECOD / COPOD scores of each row of ``X`` as if it alone were scored with the training rows ``train``.
+
+    PyOD's ``ECOD``/``COPOD.decision_function`` compute the empirical CDFs (and the skewness) over the training
+    rows *plus the whole scored batch*, so a row's score depends on which other rows are scored with it
+    (scikit-learn's ``check_methods_subset_invariance`` fails, and ``metaad score`` on a file would give a
+    row a different score from the same row scored alone). This computes, vectorized, exactly what PyOD
+    gives for a batch of one row: tail probabilities over ``train`` plus that row, and the skewness sign of
+    ``train`` plus that row. Training scores (``decision_scores_``) are PyOD's own.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyod.models.ecod import ECOD
+    >>> rng = np.random.RandomState(0)
+    >>> train, new = rng.normal(size=(100, 3)), rng.normal(size=(4, 3))
+    >>> model = ECOD().fit(train)
+    >>> alone = [model.decision_function(new[i:i + 1])[0] for i in range(4)]
+    >>> bool(np.allclose(tail_probability_scores(train, new, "ecod"), alone))
+    True
+    """
+    n = train.shape[0]
+    ordered = np.sort(train, axis=0)
+    at_most = np.column_stack([np.searchsorted(ordered[:, j], X[:, j], side="right") for j in range(X.shape[1])])
+    at_least = n - np.column_stack([np.searchsorted(ordered[:, j], X[:, j], side="left") for j in range(X.shape[1])])
+    left = -np.log((at_most + 1.0) / (n + 1.0))
+    right = -np.log((at_least + 1.0) / (n + 1.0))
+    # skewness (biased, as scipy.stats.skew) of each column of train plus the row, from centred power sums
+    centre = train.mean(axis=0)
+    sum2 = ((train - centre) ** 2).sum(axis=0)
+    sum3 = ((train - centre) ** 3).sum(axis=0)
+    d = X - centre
+    size = n + 1.0
+    mean = d / size
+    moment2 = (sum2 + d**2) / size - mean**2
+    moment3 = (sum3 + d**3) / size - 3.0 * mean * (sum2 + d**2) / size + 2.0 * mean**3
+    skewness = np.where(moment2 > 0, np.sign(moment3), 0.0)
+    skewed = left * -1 * np.sign(skewness - 1) + right * np.sign(skewness + 1)
+    if kind == "ecod":
+        outlyingness = np.maximum(skewed, np.maximum(left, right))
+    elif kind == "copod":
+        outlyingness = np.maximum(skewed, (left + right) / 2)
+    else:
+        raise ValueError(f"tail_probability_scores: kind must be 'ecod' or 'copod', got {kind!r}")
+    return outlyingness.sum(axis=1)
+
+
 @dataclass(frozen=True)
 class ClassicalSpec:
     """How one PyOD detector is exposed: registry name, PyOD class, parameters and their defaults."""
@@ -103,6 +160,10 @@ class ClassicalSpec:
     params: dict[str, Any]
     seeded: bool = False
     checks: dict[str, Any] | None = None
+    #: Parameters for the contract suite's small data (see :meth:`BaseDetector._unit_test_params`).
+    test_params: dict[str, Any] | None = None
+    #: "ecod" or "copod": score new rows against the training data alone (see :func:`tail_probability_scores`).
+    tail_score: str = ""
 
 
 def _positive_int(v: Any) -> bool:
@@ -115,9 +176,11 @@ CLASSICAL_SPECS: tuple[ClassicalSpec, ...] = (
                   {"n_estimators": 100, "max_samples": "auto", "max_features": 1.0, "bootstrap": False},
                   seeded=True, checks={"n_estimators": _positive_int}),
     ClassicalSpec("ecod", "ECODDetector", "pyod.models.ecod.ECOD",
-                  "ECOD: empirical-CDF tail probabilities per feature, parameter-free (Li et al. 2022).", {}),
+                  "ECOD: empirical-CDF tail probabilities per feature, parameter-free (Li et al. 2022).", {},
+                  tail_score="ecod"),
     ClassicalSpec("copod", "COPODDetector", "pyod.models.copod.COPOD",
-                  "COPOD: copula-based tail probabilities, parameter-free (Li et al. 2020).", {}),
+                  "COPOD: copula-based tail probabilities, parameter-free (Li et al. 2020).", {},
+                  tail_score="copod"),
     ClassicalSpec("hbos", "HBOSDetector", "pyod.models.hbos.HBOS",
                   "HBOS: histogram-based outlier score, features treated independently (Goldstein 2012).",
                   {"n_bins": 10, "alpha": 0.1, "tol": 0.5},
@@ -128,7 +191,8 @@ CLASSICAL_SPECS: tuple[ClassicalSpec, ...] = (
                   checks={"n_neighbors": _positive_int, "method": lambda v: v in ("largest", "mean", "median")}),
     ClassicalSpec("lof", "LOFDetector", "pyod.models.lof.LOF",
                   "Local Outlier Factor: density relative to the neighbours' density (Breunig et al. 2000).",
-                  {"n_neighbors": 20, "metric": "minkowski", "p": 2}, checks={"n_neighbors": _positive_int}),
+                  {"n_neighbors": 20, "metric": "minkowski", "p": 2}, checks={"n_neighbors": _positive_int},
+                  test_params={"n_neighbors": 9}),  # the checks fit on 10 rows
     ClassicalSpec("ocsvm", "OCSVMDetector", "pyod.models.ocsvm.OCSVM",
                   "One-class SVM with an RBF kernel (Schoelkopf et al. 2001).",
                   {"kernel": "rbf", "nu": 0.5, "gamma": "auto", "degree": 3, "coef0": 0.0},
@@ -166,6 +230,8 @@ def _make_adapter(spec: ClassicalSpec) -> type[PyODAdapter]:
             "_pyod_params": tuple(spec.params),
             "_seeded": spec.seeded,
             "_checks": dict(spec.checks or {}),
+            "_test_params": dict(spec.test_params or {}),
+            "_tail_score": spec.tail_score,
         },
     )
     return register(spec.name, family="classical", description=spec.description)(cls)
@@ -174,4 +240,4 @@ def _make_adapter(spec: ClassicalSpec) -> type[PyODAdapter]:
 for _spec in CLASSICAL_SPECS:
     globals()[_spec.class_name] = _make_adapter(_spec)
 
-__all__ = ["CLASSICAL_SPECS", "ClassicalSpec", "PyODAdapter"] + [s.class_name for s in CLASSICAL_SPECS]
+__all__ = ["CLASSICAL_SPECS", "ClassicalSpec", "PyODAdapter", "tail_probability_scores"] + [s.class_name for s in CLASSICAL_SPECS]

@@ -119,6 +119,11 @@ class AutoDetector(BaseDetector):
     __init__ = make_init(_DEFAULTS, "AutoDetector")
     _uses_labels = True
 
+    @classmethod
+    def _unit_test_params(cls) -> dict[str, Any]:
+        """Cheap settings for the contract suite: two candidates among fast classical families."""
+        return {"random_state": 0, "n_candidates": 2, "families": ("ecod", "hbos", "iforest", "knn")}
+
     def fit(self, X: Any, y: Any = None, *, X_val: Any = None, y_val: Any = None) -> AutoDetector:
         """Select, fit and explain; ``y`` (some known anomalies) or ``X_val, y_val`` re-rank the candidates.
 

@@ -50,8 +50,9 @@ def select(X: Any, top: int = 5, *, knowledge: str | os.PathLike[str] | None = N
 
     Parameters
     ----------
-    X : array-like of shape (n_rows, n_columns)
-        Numeric and finite (impute missing values first); at least 10 rows.
+    X : pandas.DataFrame or array-like of shape (n_rows, n_columns)
+        At least 10 rows. A DataFrame is preprocessed as by ``metaad select`` (text columns one-hot encoded,
+        numbers standardized, missing values imputed with a warning); an array must be numeric and finite.
     top : int, default 5
         How many recommendations.
     knowledge : path, optional
@@ -86,6 +87,10 @@ def select(X: Any, top: int = 5, *, knowledge: str | os.PathLike[str] | None = N
 
     if not isinstance(top, (int, np.integer)) or isinstance(top, bool) or top < 1:
         raise ParameterError(f"top must be a positive integer, got {top!r}")
+    if isinstance(X, pd.DataFrame):  # mixed types and gaps: preprocessed as `metaad select` does
+        from metaad.data.preprocessing import TabularPreprocessor
+
+        X = TabularPreprocessor(missing="impute").fit_transform(X)
     features = steps.describe(X)
     selector = steps.trained_selector(knowledge, user_dir=knowledge_dir)
     ranking = steps.rank_configurations(features, selector, families=families, n_train=int(np.shape(X)[0]))

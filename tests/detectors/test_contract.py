@@ -1,111 +1,195 @@
-"""The contract every registered detector passes: sklearn checks that apply, clone, shapes, determinism,
-save/load round trip, and bad input. New detectors are picked up from the registry automatically."""
+"""The contract every registered detector passes, beyond scikit-learn's checks (test_sklearn_checks.py):
+a quality floor on planted outliers, PyOD's threshold semantics, determinism, clone, save/load, clear errors
+for bad input and labels, and the scikit-learn / PyOD habits (score_samples, predict_proba,
+predict_confidence, one row as a dict or Series). Detectors come from the registry, each built with its
+cheap ``_unit_test_params()``."""
 
 from __future__ import annotations
 
-
 import numpy as np
+import pandas as pd
 import pytest
+from scipy import sparse
 from sklearn.base import clone
-from sklearn.utils.estimator_checks import (
-    check_get_params_invariance,
-    check_no_attributes_set_in_init,
-    check_parameters_default_constructible,
-    check_set_params,
-)
+from sklearn.metrics import roc_auc_score
 
 import metaad
-from metaad.data import load_dataset
 from metaad.detectors.registry import get_detector_info
 from metaad.exceptions import DataError, NotFittedError, ParameterError
 
 ALL = metaad.list_detectors()
+DEEP = [info.name for info in metaad.list_detectors(details=True) if info.family == "deep"]
 
 
-def fast_params(name: str) -> dict:
-    """Cheap settings so the whole suite stays fast; deep detectors train for 2 epochs."""
-    accepted = get_detector_info(name).parameters
-    params = {"random_state": 0}
-    if "n_epochs" in accepted:
-        params["n_epochs"] = 2
-    return params
+def fast(name: str, **extra) -> metaad.BaseDetector:
+    return metaad.make_detector(name, **{**get_detector_info(name).cls._unit_test_params(), **extra})
+
+
+def uses_labels(name: str) -> bool:
+    return get_detector_info(name).cls._uses_labels
 
 
 def fit_args(name: str, X: np.ndarray, y: np.ndarray) -> tuple:
-    return (X, y) if get_detector_info(name).cls._uses_labels else (X,)
+    return (X, y) if uses_labels(name) else (X,)
+
+
+def planted(seed: int = 0, n: int = 400, n_out: int = 8, shift: float = 6.0, d: int = 5):
+    """Gaussian rows with ``n_out`` rows shifted by ``shift`` in every column (the issue's trivial data)."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, d))
+    X[:n_out] += shift
+    y = np.zeros(n, dtype=int)
+    y[:n_out] = 1
+    return X, y
 
 
 @pytest.fixture(scope="module")
 def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Real data: scikit-learn's breast-cancer table with ~5% malignant rows, standardized."""
-    table = load_dataset("breast_cancer")
-    X = table.frame.to_numpy(dtype=np.float64)
-    X = (X - X.mean(axis=0)) / X.std(axis=0)
-    return X[:300], X[300:], table.labels[:300]
+    """Planted outliers: a training table and a test table, with the training labels (for label users)."""
+    X, y = planted(seed=0, n=300, n_out=15, shift=4.0)
+    X_test, _ = planted(seed=1, n=100, n_out=5, shift=4.0)
+    known = np.zeros_like(y)
+    known[:5] = 1  # five of the fifteen anomalies are labelled
+    return X, X_test, known
 
 
+@pytest.fixture(scope="module")
+def fitted(data) -> dict[str, metaad.BaseDetector]:
+    X, _, known = data
+    return {name: fast(name).fit(*fit_args(name, X, known)) for name in ALL}
+
+
+# ----------------------------------------------------------------------------------- quality floor
+QUALITY_CASES = [(name, 0) for name in ALL if name not in DEEP] + [(name, seed) for name in DEEP for seed in (0, 1, 2)]
+
+
+def _quality_marks(name: str, seed: int):
+    if name == "deep_svdd":
+        # deep_svdd inverts on this data for some seeds (issue: random_state=0 scores outliers lower); the fix
+        # is in deep_svdd.py, owned by the deep-detector engineer. Remove this mark when it lands.
+        return [pytest.mark.xfail(strict=False, reason="deep_svdd inverts on trivial data for some seeds (fix pending in deep_svdd.py)")]
+    return []
+
+
+@pytest.mark.parametrize(("name", "seed"), [pytest.param(n, s, marks=_quality_marks(n, s)) for n, s in QUALITY_CASES])
+def test_quality_floor_on_planted_outliers(name: str, seed: int) -> None:
+    """AUROC >= 0.8 on training and new rows (River's quality check): catches a sign flip in any detector."""
+    X, y = planted(seed=10 + seed)
+    X_new, y_new = planted(seed=20 + seed, n=200, n_out=10)
+    det = fast(name, random_state=seed).fit(*fit_args(name, X, y * (np.arange(len(y)) < 4)))
+    assert roc_auc_score(y, det.decision_scores_) >= 0.8
+    assert roc_auc_score(y_new, det.decision_function(X_new)) >= 0.8
+
+
+# ----------------------------------------------------------------------------------- PyOD semantics
 @pytest.mark.parametrize("name", ALL)
-def test_sklearn_checks_that_apply(name: str) -> None:
-    det = metaad.make_detector(name)
-    cls_name = type(det).__name__
-    check_no_attributes_set_in_init(cls_name, det)
-    check_get_params_invariance(cls_name, det)
-    check_set_params(cls_name, det)
-    check_parameters_default_constructible(cls_name, det)
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_clone_keeps_params_and_drops_fit(name: str, data) -> None:
-    X, _, y = data
-    det = metaad.make_detector(name, **fast_params(name)).fit(*fit_args(name, X, y))
-    copy = clone(det)
-    assert copy.get_params() == det.get_params()
-    assert not hasattr(copy, "decision_scores_")
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_fit_predict_shapes_and_threshold(name: str, data) -> None:
-    X, X_test, y = data
-    det = metaad.make_detector(name, **fast_params(name))
-    assert det.fit(*fit_args(name, X, y)) is det
+def test_fit_predict_shapes_and_threshold(name: str, data, fitted) -> None:
+    X, X_test, _ = data
+    det = fitted[name]
     assert det.decision_scores_.shape == (X.shape[0],)
     assert np.isfinite(det.decision_scores_).all()
-    assert det.decision_scores_.std() > 0, "all training scores are equal: the detector learned nothing"
     scores = det.decision_function(X_test)
     assert scores.shape == (X_test.shape[0],)
-    labels = det.predict(X_test)
-    assert set(np.unique(labels)) <= {0, 1}
-    np.testing.assert_array_equal(labels, (scores > det.threshold_).astype(int))
-    # default threshold: about `contamination` of the training rows are flagged
-    assert abs(det.labels_.mean() - 0.1) <= 0.05
+    np.testing.assert_array_equal(det.predict(X_test), (scores > det.threshold_).astype(int))
+    np.testing.assert_array_equal(det.labels_, (det.decision_scores_ > det.threshold_).astype(int))
+    # default threshold: the (1 - contamination) quantile, so about 10% of the training rows are flagged
+    assert det.threshold_ == pytest.approx(np.quantile(det.decision_scores_, 0.9))
+    assert abs(det.labels_.mean() - 0.1) <= 0.02
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_same_seed_same_scores(name: str, data) -> None:
-    X, X_test, y = data
-    a = metaad.make_detector(name, **fast_params(name)).fit(*fit_args(name, X, y))
-    b = metaad.make_detector(name, **fast_params(name)).fit(*fit_args(name, X, y))
-    np.testing.assert_array_equal(a.decision_function(X_test), b.decision_function(X_test))
+def test_same_seed_same_scores_and_clone(name: str, data, fitted) -> None:
+    X, X_test, known = data
+    det = fitted[name]
+    again = clone(det)
+    assert again.get_params() == det.get_params() and not hasattr(again, "decision_scores_")
+    again.fit(*fit_args(name, X, known))
+    np.testing.assert_array_equal(again.decision_function(X_test), det.decision_function(X_test))
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_save_load_round_trip(name: str, data, tmp_path) -> None:
-    X, X_test, y = data
-    det = metaad.make_detector(name, **fast_params(name)).fit(*fit_args(name, X, y))
+def test_save_load_round_trip(name: str, data, fitted, tmp_path) -> None:
+    _, X_test, _ = data
+    det = fitted[name]
     folder = metaad.save(det, tmp_path / "model")
     loaded = metaad.load(folder)
     assert type(loaded) is type(det)
     assert loaded.get_params() == det.get_params()
-    np.testing.assert_array_equal(loaded.decision_function(X_test), det.decision_function(X_test))
+    np.testing.assert_allclose(loaded.decision_function(X_test), det.decision_function(X_test), rtol=1e-6, atol=1e-7)
     assert loaded.threshold_ == det.threshold_
     # the model directory holds only JSON and safetensors: nothing that executes on load
     assert sorted(p.suffix for p in folder.iterdir()) == [".json", ".json", ".safetensors"]
 
 
+# ----------------------------------------------------------------------------------- sklearn / PyOD habits
+@pytest.mark.parametrize("name", ALL)
+def test_score_samples_proba_and_confidence(name: str, data, fitted) -> None:
+    _, X_test, _ = data
+    det = fitted[name]
+    scores = det.decision_function(X_test)
+    np.testing.assert_array_equal(det.score_samples(X_test), -scores)  # sklearn: higher = more normal
+    for method in ("linear", "unify"):
+        proba = det.predict_proba(X_test, method=method)
+        assert proba.shape == (len(X_test), 2)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+        assert ((proba >= 0) & (proba <= 1)).all()
+        order = np.argsort(scores)
+        assert np.all(np.diff(proba[order, 1]) >= -1e-12), "P(anomaly) must grow with the score"
+    confidence = det.predict_confidence(X_test)
+    assert confidence.shape == (len(X_test),) and ((confidence >= 0) & (confidence <= 1)).all()
+
+
+def test_predict_proba_matches_pyod_linear_and_unify(data) -> None:
+    """The same numbers as PyOD's BaseDetector.predict_proba on the same scores."""
+    from pyod.models.knn import KNN
+
+    X, X_test, _ = data
+    ours = metaad.make_detector("knn").fit(X)
+    theirs = KNN().fit(X)
+    np.testing.assert_allclose(ours.decision_scores_, theirs.decision_scores_)
+    for method in ("linear", "unify"):
+        np.testing.assert_allclose(ours.predict_proba(X_test, method=method), theirs.predict_proba(X_test, method=method))
+    with pytest.raises(ParameterError, match="'linear' or 'unify'"):
+        ours.predict_proba(X_test, method="softmax")
+
+
+def test_predict_confidence_matches_pyod(data) -> None:
+    from pyod.models.knn import KNN
+
+    X, X_test, _ = data
+    ours = metaad.make_detector("knn").fit(X)
+    theirs = KNN().fit(X)
+    assert ours.labels_.sum() == int(len(X) * 0.1)  # then PyOD's n * contamination is our flagged count
+    np.testing.assert_allclose(ours.predict_confidence(X_test), theirs.predict_confidence(X_test))
+
+
+def test_one_row_as_dict_or_series() -> None:
+    X, _ = planted(n=200)
+    frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])])
+    det = metaad.make_detector("knn").fit(frame)
+    expected = det.decision_function(frame.iloc[[3]])
+    np.testing.assert_array_equal(det.decision_function(frame.iloc[3]), expected)  # a Series
+    row = frame.iloc[3].to_dict()
+    shuffled = {k: row[k] for k in reversed(list(row))}
+    np.testing.assert_array_equal(det.decision_function(shuffled), expected)  # keys matched by name
+    assert det.predict(row).shape == (1,)
+    with pytest.raises(DataError, match="missing column\\(s\\) 'c4'"):
+        det.decision_function({k: v for k, v in row.items() if k != "c4"})
+    with pytest.raises(DataError, match="extra column\\(s\\) 'zz'"):
+        det.decision_function({**row, "zz": 1.0})
+    with pytest.raises(DataError, match="different order"):
+        det.decision_function(frame[frame.columns[::-1]])
+    unnamed = metaad.make_detector("knn").fit(X)
+    with pytest.raises(DataError, match="without column names"):
+        unnamed.decision_function(row)
+    np.testing.assert_array_equal(unnamed.decision_function(pd.Series(X[3])), unnamed.decision_function(X[3:4]))
+
+
+# ----------------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("name", ALL)
 def test_bad_input_is_a_clear_error(name: str, data) -> None:
     X, _, y = data
-    det = metaad.make_detector(name, **fast_params(name))
+    det = fast(name)
     with pytest.raises(NotFittedError, match="not fitted"):
         det.decision_function(X)
     bad = X.copy()
@@ -113,21 +197,76 @@ def test_bad_input_is_a_clear_error(name: str, data) -> None:
     with pytest.raises(DataError, match="row 5, column 2"):
         det.fit(*fit_args(name, bad, y))
     bad[5, 2] = np.inf
-    with pytest.raises(DataError, match="row 5"):
+    with pytest.raises(DataError, match="infinite value \\(inf\\) at row 5"):
         det.fit(*fit_args(name, bad, y))
-    with pytest.raises(DataError, match="1-D"):
+    with pytest.raises(DataError, match="1-D with 300 values.*Reshape your data"):
         det.fit(*fit_args(name, X[:, 0], y))
-    with pytest.raises(DataError, match="empty"):
+    with pytest.raises(DataError, match="empty: 0 sample"):
         det.fit(*fit_args(name, X[:0], y[:0]))
-    with pytest.raises(DataError, match="1 row"):
+    with pytest.raises(DataError, match="1 sample"):
         det.fit(*fit_args(name, X[:1], y[:1]))
+    with pytest.raises(DataError, match="0 feature\\(s\\)"):
+        det.fit(*fit_args(name, X[:, :0], y))
     with pytest.raises(DataError, match="constant"):
         det.fit(*fit_args(name, np.ones_like(X), y))
-    with pytest.raises(DataError, match="numbers"):
-        det.fit(*fit_args(name, np.array([["a", "b"], ["c", "d"]]), y[:2]))
-    det.fit(*fit_args(name, X, y))
-    with pytest.raises(DataError, match=f"fitted on {X.shape[1]}"):
+    with pytest.raises(DataError, match="row 0, column 1 holds 'b'"):
+        det.fit(*fit_args(name, np.array([["1", "b"], ["3", "4"]]), y[:2]))
+    with pytest.raises(TypeError, match="row 1, column 0 holds \\{'a': 1\\}"):
+        det.fit(*fit_args(name, np.array([[1.0, 2.0], [{"a": 1}, 3.0]], dtype=object), y[:2]))
+    with pytest.raises(DataError, match="Complex data not supported"):
+        det.fit(*fit_args(name, X + 1j, y))
+    with pytest.raises(DataError, match="sparse"):
+        det.fit(*fit_args(name, sparse.csr_matrix(X), y))
+
+
+@pytest.mark.parametrize("name", ["iforest", "autoencoder"])
+def test_scoring_input_errors_say_what_to_do(name: str, data, fitted) -> None:
+    X, _, _ = data
+    det = fitted[name]
+    with pytest.raises(DataError, match=f"X has 3 features, but {type(det).__name__} is expecting {X.shape[1]} features"):
         det.decision_function(X[:, :3])
+    # one row given 1-D: the hint is reshape(1, -1), not reshape(-1, 1)
+    with pytest.raises(DataError, match="Reshape your data: X.reshape\\(1, -1\\) makes it one row of 5 features"):
+        det.predict(X[0])
+    with pytest.raises(DataError, match="expects rows of 5 features"):
+        det.predict(X[0, :3])
+    one_feature = fast(name).fit(X[:, :1])
+    with pytest.raises(DataError, match="X.reshape\\(-1, 1\\) makes it 300 rows of the single feature"):
+        one_feature.predict(X[:, 0])
+    with pytest.raises(DataError, match="sparse"):
+        det.decision_function(sparse.csr_matrix(X))
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if uses_labels(n)])
+@pytest.mark.parametrize(("labels", "message"), [
+    ([0.5], "row 0 holds 0.5"),
+    ([-0.7], "row 0 holds -0.7"),
+    ([2], "row 0 holds 2"),
+    ([-1], "scikit-learn's outlier labels"),
+    (["yes"], "row 0 holds 'yes'"),
+    ([np.nan], "row 0 holds nan"),
+])
+def test_labels_other_than_0_1_are_refused(name: str, labels: list, message: str, data) -> None:
+    """y is never cast silently: 0.5 or -0.7 used to become 0 (int cast before the check)."""
+    X, _, known = data
+    y = np.asarray(list(labels) + known[1:].tolist(), dtype=object if isinstance(labels[0], str) else None)
+    if message == "scikit-learn's outlier labels":
+        y = np.where(known == 1, -1, 1)
+    with pytest.raises(DataError, match=message):
+        fast(name).fit(X, y)
+    with pytest.raises(DataError, match="y has 299 labels for 300 rows"):
+        fast(name).fit(X, known[1:])
+
+
+def test_auto_reads_multiclass_y_as_an_error_not_a_crash(data) -> None:
+    """The multi-class y scikit-learn's checks used to pass crashed auto deep inside ("multi_class must be ...")."""
+    X, _, _ = data
+    y = np.arange(len(X)) % 3
+    with pytest.raises(DataError, match="auto: y must be 0 \\(unknown\\) or 1 \\(known anomaly\\); row 2 holds 2"):
+        fast("auto").fit(X, y)
+    # labels as floats or objects holding 0/1 are fine
+    det = fast("auto").fit(X, np.zeros(len(X)).astype(object))
+    assert det.decision_scores_.shape == (len(X),)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -163,3 +302,14 @@ def test_threshold_from_false_positive_rate(data) -> None:
     assert det.labels_.mean() < 0.1
     with pytest.raises(ParameterError, match="fpr"):
         metaad.make_detector("ecod", threshold="fpr:2")
+
+
+@pytest.mark.parametrize("name", ["ecod", "copod"])
+def test_ecod_copod_score_a_row_the_same_in_any_batch(name: str, data, fitted) -> None:
+    """PyOD's ECOD/COPOD recompute their CDFs over the scored batch; metaad scores each row against training."""
+    _, X_test, _ = data
+    det = fitted[name]
+    whole = det.decision_function(X_test)
+    one_by_one = np.concatenate([det.decision_function(X_test[i : i + 1]) for i in range(len(X_test))])
+    np.testing.assert_allclose(whole, one_by_one, rtol=1e-12)
+    np.testing.assert_allclose(det.decision_function(X_test[:10]), whole[:10], rtol=1e-12)

@@ -44,10 +44,10 @@ def test_autoencoder_on_images(shape, tmp_path):
 def test_image_shape_checked_at_score_time():
     X = np.random.RandomState(0).rand(20, 28, 28).astype(np.float32)
     det = metaad.make_detector("autoencoder", n_epochs=1, random_state=0).fit(X)
-    with pytest.raises(metaad.exceptions.DataError):
+    with pytest.raises(metaad.exceptions.DataError, match=r"rows of shape \(3, 32, 32\), but AutoEncoderDetector was fitted on rows of shape \(28, 28\)"):
         det.decision_function(np.zeros((2, 3, 32, 32)))
 
 
 def test_table_detector_rejects_images():
-    with pytest.raises(metaad.exceptions.DataError):
+    with pytest.raises(metaad.exceptions.DataError, match=r"shape \(10, 4, 4\); this detector expects a 2-D table"):
         metaad.make_detector("devnet").fit(np.zeros((10, 4, 4)), np.r_[np.ones(2), np.zeros(8)])

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
 import metaad
@@ -17,22 +14,6 @@ from metaad.exceptions import ParameterError
 @pytest.fixture(scope="module")
 def cardio(cardio_split):
     return cardio_split
-
-
-def check_contract(name: str, X: np.ndarray, tmp_path: Path, y: np.ndarray | None = None, **params) -> None:
-    det = metaad.make_detector(name, random_state=0, **params)
-    fitted = det.fit(X, y)
-    assert fitted is det and det.decision_scores_.shape == (X.shape[0],)
-    assert det.predict(X[:7]).shape == (7,)
-    again = clone(det).fit(X, y)
-    np.testing.assert_array_equal(again.decision_function(X), det.decision_function(X))
-    loaded = metaad.load(metaad.save(det, tmp_path / name))
-    np.testing.assert_allclose(loaded.decision_function(X), det.decision_function(X), rtol=1e-6, atol=1e-7)
-
-
-def test_contract(tmp_path):
-    X = np.random.RandomState(0).normal(size=(200, 5))
-    check_contract("vae", X, tmp_path, n_epochs=3)
 
 
 def test_learns_on_cardio(cardio):
@@ -51,9 +32,12 @@ def test_reconstruction_score_differs_from_elbo(cardio):
     assert roc_auc_score(y_test, s_rec) > 0.6
 
 
-def test_images(tmp_path):
+def test_images_round_trip(tmp_path):
+    """Images (N x C x H x W) get a convolutional VAE that saves and loads (the shared contract uses tables)."""
     X = np.random.RandomState(0).rand(40, 3, 32, 32).astype(np.float32)
-    check_contract("vae", X, tmp_path, n_epochs=1, batch_size=16)
+    det = metaad.make_detector("vae", n_epochs=1, batch_size=16, random_state=0).fit(X)
+    loaded = metaad.load(metaad.save(det, tmp_path / "vae"))
+    np.testing.assert_allclose(loaded.decision_function(X), det.decision_function(X), rtol=1e-6, atol=1e-7)
 
 
 def test_bad_score():
