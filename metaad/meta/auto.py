@@ -158,7 +158,7 @@ class AutoDetector(BaseDetector):
             raise ParameterError("auto: give both X_val and y_val (a labelled validation set), or neither")
         self._validate_params()
         array = self._validate_input(X, reset=True)
-        known = None if y is None else _binary_labels(y, "y", array.shape[0], need_both=False)
+        known = self._validate_labels(y, array.shape[0])
         if X_val is not None and known is not None and known.any():
             raise ParameterError("auto: give known anomalies in y or a labelled validation set, not both")
         validation = None
@@ -193,7 +193,7 @@ class AutoDetector(BaseDetector):
         return {"contamination": self.contamination, "threshold": self.threshold, "random_state": self.random_state}
 
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
-        self._select_and_fit(X, None if y is None else _binary_labels(y, "y", X.shape[0], need_both=False), None)
+        self._select_and_fit(X, self._validate_labels(y, X.shape[0]), None)
 
     def _select_and_fit(self, X: np.ndarray, known: np.ndarray | None,
                         validation: tuple[np.ndarray, np.ndarray] | None) -> None:
