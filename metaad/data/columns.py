@@ -11,21 +11,31 @@ An **ID-like** column holds a different value in every row of a table with at le
 rows: text (``T00017``, a UUID), or integers that either have an identifier's name (``id``, ``user_id``,
 ``txnId``, ``uuid``) or are evenly spaced once sorted (row numbers). Such a column says nothing about what is
 normal, so it is excluded from the features with a warning.
+
+A **text column that is mostly numbers** (at least :data:`NUMERIC_TEXT_SHARE` of its values) is a numeric
+column with bad entries: :func:`numeric_text_to_numbers` refuses it naming the first non-number, where one-hot
+encoding would have made a category of every number.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
 
-from metaad.data.schema import is_categorical_series
+from metaad.data.schema import first_non_number, is_categorical_series
+from metaad.exceptions import DataError
 
 #: Fewer rows than this and no column is called ID-like (in a tiny table every text value may be unique).
 MIN_ROWS_FOR_ID = 20
 
+#: A text column where at least this share of the non-missing values are numbers is a numeric column with
+#: bad entries, and is refused naming the first one, rather than one-hot encoded as a category per number
+#: (a column with 33% text became 134 categories). Below it, the column is text with a few numeric values.
+NUMERIC_TEXT_SHARE = 0.5
 #: Cyclic parts of a timestamp and their periods (hours, days, days).
 DATETIME_PERIODS: dict[str, float] = {"hour": 24.0, "weekday": 7.0, "yearday": 365.2425}
 
@@ -191,3 +201,59 @@ def looks_like_id(column: pd.Series, name: str) -> bool:
         return True
     steps = np.diff(np.sort(column.to_numpy(dtype=np.int64)))
     return bool(steps.size and (steps == steps[0]).all())
+
+
+def numeric_text_to_numbers(df: pd.DataFrame, skip: Collection[str] = ()) -> pd.DataFrame:
+    """Convert text columns whose values are all numbers; refuse those at least NUMERIC_TEXT_SHARE numbers.
+
+    Columns named in ``skip`` are left as they are.
+
+    Examples
+    --------
+    >>> numeric_text_to_numbers(pd.DataFrame({"a": ["1", "2.5"], "b": ["x", "y"]})).dtypes.astype(str).tolist()
+    ['float64', 'str']
+    """
+    converted = {}
+    for name in df.columns:
+        column = df[name]
+        if str(name) in skip or not is_categorical_series(column) or isinstance(column.dtype, pd.CategoricalDtype):
+            continue
+        present = column.dropna()
+        if present.empty:
+            continue
+        parsed = pd.to_numeric(present.astype(object), errors="coerce")
+        share = float(parsed.notna().mean())
+        if share == 1.0:
+            converted[name] = pd.to_numeric(column.astype(object), errors="coerce").astype("float64")
+        elif share >= NUMERIC_TEXT_SHARE:
+            row, value = first_non_number(column)  # type: ignore[misc]
+            n_text = int(parsed.isna().sum())
+            raise DataError(
+                f"column {str(name)!r} row {row}: value {value!r} is not a number, and {n_text} of its "
+                f"{len(present)} values ({1 - share:.0%}) are text while {share:.0%} are numbers; a column at least "
+                f"{NUMERIC_TEXT_SHARE:.0%} numeric is read as numeric: clean the text values, or leave the column "
+                "out (--drop-cols)"
+            )
+    if not converted:
+        return df
+    out = df.copy()
+    for name, values in converted.items():
+        out[name] = values
+    return out
+
+
+def date_text_to_datetimes(df: pd.DataFrame, skip: Collection[str] = ()) -> pd.DataFrame:
+    """Parse text columns that hold only dates into timestamps (so they become datetime columns).
+
+    Examples
+    --------
+    >>> date_text_to_datetimes(pd.DataFrame({"d": ["2024-01-31", "2024-02-01"]}))["d"].dt.month.tolist()
+    [1, 2]
+    """
+    dated = {name: to_datetimes(df[name]) for name in df.columns if str(name) not in skip and looks_like_datetime_text(df[name])}
+    if not dated:
+        return df
+    out = df.copy()
+    for name, values in dated.items():
+        out[name] = values
+    return out

@@ -17,15 +17,16 @@ from sklearn.base import BaseEstimator
 
 from metaad._version import __version__
 from metaad.data.columns import (
+    NUMERIC_TEXT_SHARE,  # noqa: F401 - re-exported: it decides which text columns fit refuses
+    date_text_to_datetimes,
     datetime_features,
     datetime_seconds,
-    looks_like_datetime_text,
     looks_like_id,
-    to_datetimes,
+    numeric_text_to_numbers,
     varying_parts,
 )
 from metaad.data.readers import as_frame, plain
-from metaad.data.schema import Schema, category_text, first_non_number, is_categorical_series
+from metaad.data.schema import Schema, category_text
 from metaad.exceptions import DataError, ModelFileError, NotFittedError, ParameterError
 
 SCALINGS = ("standard", "minmax", "robust", "none")
@@ -34,10 +35,6 @@ MISSING_POLICIES = ("impute", "error")
 STATE_FORMAT = "metaad.TabularPreprocessor"
 #: Version 2 added datetime and ignored (id / dropped) columns; version 1 states load unchanged.
 STATE_VERSION = 2
-#: A text column where at least this share of the non-missing values are numbers is a numeric column with
-#: bad entries, and is refused naming the first one, rather than one-hot encoded as a category per number
-#: (a column with 33% text became 134 categories). Below it, the column is text with a few numeric values.
-NUMERIC_TEXT_SHARE = 0.5
 #: Values whose scaled magnitude exceeds this do not fit the float32 matrix detectors take.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -202,8 +199,8 @@ class TabularPreprocessor(BaseEstimator):
         if df.shape[1] == 0:
             raise DataError("fit needs at least 1 feature column; got none")
         ignored = self._named_columns(df)
-        df = _numeric_text_to_numbers(df, skip=set(ignored))
-        df = _date_text_to_datetimes(df, skip=set(ignored))
+        df = numeric_text_to_numbers(df, skip=set(ignored))
+        df = date_text_to_datetimes(df, skip=set(ignored))
         ignored = self._id_like_columns(df, ignored)
         schema = Schema.from_frame(df, ignored=ignored)
         frame = schema.validate(df)
@@ -484,48 +481,6 @@ def _check_float32_range(scaled: np.ndarray, values: np.ndarray, column: pd.Seri
             f"{scaled[first]:.3g} after {scaling} scaling, beyond the float32 range (±3.4e38) detectors use; "
             "rescale the column (e.g. log) or drop it"
         )
-
-
-def _numeric_text_to_numbers(df: pd.DataFrame, skip: set[str] = frozenset()) -> pd.DataFrame:  # type: ignore[assignment]
-    """Convert text columns whose values are all numbers; refuse text columns that are mostly numbers."""
-    converted = {}
-    for name in df.columns:
-        column = df[name]
-        if str(name) in skip or not is_categorical_series(column) or isinstance(column.dtype, pd.CategoricalDtype):
-            continue
-        present = column.dropna()
-        if present.empty:
-            continue
-        parsed = pd.to_numeric(present.astype(object), errors="coerce")
-        share = float(parsed.notna().mean())
-        if share == 1.0:
-            converted[name] = pd.to_numeric(column.astype(object), errors="coerce").astype("float64")
-        elif share >= NUMERIC_TEXT_SHARE:
-            row, value = first_non_number(column)  # type: ignore[misc]
-            n_text = int(parsed.isna().sum())
-            raise DataError(
-                f"column {str(name)!r} row {row}: value {value!r} is not a number, and {n_text} of its "
-                f"{len(present)} values ({1 - share:.0%}) are text while {share:.0%} are numbers; a column at least "
-                f"{NUMERIC_TEXT_SHARE:.0%} numeric is read as numeric: clean the text values, or leave the column "
-                "out (--drop-cols)"
-            )
-    if not converted:
-        return df
-    out = df.copy()
-    for name, values in converted.items():
-        out[name] = values
-    return out
-
-
-def _date_text_to_datetimes(df: pd.DataFrame, skip: set[str] = frozenset()) -> pd.DataFrame:  # type: ignore[assignment]
-    """Parse text columns that hold only dates into timestamps (so they become datetime columns)."""
-    dated = {name: to_datetimes(df[name]) for name in df.columns if str(name) not in skip and looks_like_datetime_text(df[name])}
-    if not dated:
-        return df
-    out = df.copy()
-    for name, values in dated.items():
-        out[name] = values
-    return out
 
 
 def _impute_message(problems: list[str], stage: str) -> str:

@@ -11,11 +11,7 @@ how to fix it.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import os
-import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,15 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from metaad.data._csv import check_header, choose_delimiter, encoding_message, has_decimal_commas, sample_lines
 from metaad.exceptions import DataError, ParameterError
 
 #: File suffixes :func:`read_table` understands, longest first so ``.csv.gz`` wins over ``.gz``.
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".csv.gz", ".tsv.gz", ".csv", ".tsv", ".parquet", ".pq", ".npz", ".mat")
-#: Delimiters tried when a CSV's delimiter is not given, in order of preference for ties.
-CANDIDATE_DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
-#: Bytes of a CSV read to choose its delimiter and check its header.
-SNIFF_BYTES = 64 * 1024
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
 @dataclass
@@ -227,123 +219,23 @@ def _read_dataframe(path: Path, suffix: str, *, sep: str | None, encoding: str |
         except Exception as exc:  # noqa: BLE001 - any parser failure is a user-caused unreadable file
             raise DataError(f"file {str(path)!r} cannot be read as {suffix}: {type(exc).__name__}: {exc}") from exc
     default = "\t" if suffix.startswith(".tsv") else ","
-    lines = _sample_lines(path, suffix, encoding)
+    lines = sample_lines(path, suffix, encoding)
     if sep is None:
-        sep = _choose_delimiter(lines, default, path)
+        sep = choose_delimiter(lines, default, path)
     elif sep in ("\\t", "tab"):
         sep = "\t"
     if not sep or len(sep) != 1:
         raise DataError(f"sep={sep!r} must be one character (for example ',', ';' or a tab)")
-    _check_header(lines, sep, path)
-    decimal = "," if sep != "," and _has_decimal_commas(lines, sep) else "."
+    check_header(lines, sep, path)
+    decimal = "," if sep != "," and has_decimal_commas(lines, sep) else "."
     try:
         return pd.read_csv(path, sep=sep, encoding=encoding, decimal=decimal)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"file {str(path)!r} is empty: it has no header and no rows") from exc
     except UnicodeDecodeError as exc:
-        raise DataError(_encoding_message(path, encoding, exc)) from exc
+        raise DataError(encoding_message(path, encoding, exc)) from exc
     except Exception as exc:  # noqa: BLE001 - any parser failure is a user-caused unreadable file
         raise DataError(f"file {str(path)!r} cannot be read as {suffix}: {type(exc).__name__}: {exc}") from exc
-
-
-def _encoding_message(path: Path, encoding: str | None, exc: UnicodeDecodeError) -> str:
-    return (
-        f"file {str(path)!r} is not valid {encoding or 'UTF-8'} text ({exc.reason} at byte {exc.start}); "
-        "give its encoding, e.g. --encoding latin-1 (encoding='latin-1' in Python)"
-    )
-
-
-def _sample_lines(path: Path, suffix: str, encoding: str | None) -> list[str]:
-    """The complete lines in the first :data:`SNIFF_BYTES` of a text file (all lines of a small file)."""
-    try:
-        if suffix.endswith(".gz"):
-            with gzip.open(path, "rb") as handle:
-                raw = handle.read(SNIFF_BYTES + 1)
-        else:
-            with open(path, "rb") as handle:
-                raw = handle.read(SNIFF_BYTES + 1)
-    except (OSError, EOFError) as exc:
-        raise DataError(f"file {str(path)!r} cannot be read as {suffix}: {type(exc).__name__}: {exc}") from exc
-    truncated = len(raw) > SNIFF_BYTES
-    raw = raw[:SNIFF_BYTES]
-    try:
-        text = raw.decode(encoding or "utf-8-sig")
-    except UnicodeDecodeError as exc:
-        if not (truncated and exc.start >= len(raw) - 4):  # a multi-byte character cut by the sample's end
-            raise DataError(_encoding_message(path, encoding, exc)) from exc
-        text = raw[: exc.start].decode(encoding or "utf-8-sig")
-    except LookupError as exc:
-        raise DataError(f"encoding {encoding!r} is not known to Python: {exc}") from exc
-    lines = text.splitlines()
-    if truncated and lines:
-        lines = lines[:-1]  # the last line may be cut short
-    return [line for line in lines if line.strip()]
-
-
-def _field_counts(lines: list[str], sep: str) -> list[int]:
-    try:
-        return [len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=sep)]
-    except csv.Error:
-        return []
-
-
-def _choose_delimiter(lines: list[str], default: str, path: Path) -> str:
-    """The delimiter that splits every sampled line into the same number (> 1) of fields.
-
-    The suffix's own delimiter wins when it fits; otherwise the fitting candidate with the most fields. A
-    one-column file is read with the default unless its header holds another candidate (then it is refused).
-    """
-    if not lines:
-        return default
-    fitting = {}
-    for sep in (default, *(c for c in CANDIDATE_DELIMITERS if c != default)):
-        counts = _field_counts(lines, sep)
-        if counts and counts[0] > 1 and len(set(counts)) == 1:
-            fitting[sep] = counts[0]
-    if default in fitting:
-        return default
-    if fitting:
-        return max(fitting, key=lambda sep: fitting[sep])  # max keeps the first of equals: preference order
-    header = lines[0]
-    found = [c for c in CANDIDATE_DELIMITERS if c != default and c in header]
-    if found:
-        names = " or ".join(_DELIMITER_NAMES[c] for c in found)
-        raise DataError(
-            f"file {str(path)!r}: cannot tell its delimiter (the header {header[:80]!r} holds a {names} but the "
-            "lines do not split into equal numbers of fields); give it with --sep (sep= in Python)"
-        )
-    return default
-
-
-def _check_header(lines: list[str], sep: str, path: Path) -> None:
-    """Refuse a header that names a column twice (pandas would silently rename the second ``a.1``)."""
-    if not lines:
-        return
-    try:
-        header = next(csv.reader(io.StringIO(lines[0]), delimiter=sep))
-    except (csv.Error, StopIteration):
-        return
-    positions: dict[str, list[int]] = {}
-    for position, name in enumerate(header):
-        if name.strip():
-            positions.setdefault(name, []).append(position)
-    repeated = {name: where for name, where in positions.items() if len(where) > 1}
-    if repeated:
-        described = "; ".join(f"{name!r} (columns {', '.join(str(i + 1) for i in where)})" for name, where in repeated.items())
-        raise DataError(f"file {str(path)!r}: the header repeats {described}; every column needs its own name")
-
-
-def _has_decimal_commas(lines: list[str], sep: str) -> bool:
-    """Whether a non-comma-delimited sample writes numbers with decimal commas (``1,5``) and never with points."""
-    rows = list(csv.reader(io.StringIO("\n".join(lines[1:])), delimiter=sep))
-    cells = [cell.strip() for row in rows for cell in row]
-    comma = sum(bool(_DECIMAL_COMMA.match(cell)) for cell in cells)
-    point = sum(bool(_DECIMAL_POINT.match(cell)) for cell in cells)
-    return comma > 0 and point == 0
-
-
-_DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+([eE][+-]?\d+)?$")
-_DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$")
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
