@@ -72,11 +72,13 @@ class DetectResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-def load_input(source: str, label_col: str | None = None) -> Table:
+def load_input(
+    source: str, label_col: str | None = None, *, sep: str | None = None, encoding: str | None = None
+) -> Table:
     """A bundled dataset by name (see ``metaad datasets``) or a file (CSV, Parquet, NPZ, ODDS .mat)."""
     if is_bundled(source) and not Path(source).exists():
         return load_dataset(source)
-    return read_table(source, label_col=label_col)
+    return read_table(source, label_col=label_col, sep=sep, encoding=encoding)
 
 
 def build_detector(name: str, *, contamination: float | None, seed: int | None, threshold: Any, params: dict[str, Any]):
@@ -102,12 +104,15 @@ def detect(
     out_dir: str | Path | None = None,
     missing: str = "impute",
     force: bool = False,
+    drop_cols: tuple[str, ...] = (),
+    id_col: str | None = None,
 ) -> DetectResult:
     """Fit ``detector`` on ``table`` without labels, score every row and write the outputs.
 
     Writes into ``out_dir`` (default ``./metaad-out/<table.name>/``): ``scores.csv`` (row, score, is_anomaly
     and label when known), ``metrics.json``, ``report.html`` and ``model/`` (load with :func:`metaad.load`).
     Missing values are imputed with a warning (``missing="impute"``) or refused (``missing="error"``).
+    ``drop_cols`` are never features; ``id_col`` is not a feature and is copied into ``scores.csv``.
 
     The output folder is replaced as a whole, atomically. An existing ``out_dir`` is replaced only if metaad
     wrote it (it holds the marker file ``.metaad-output``, or only the four outputs above) or is empty;
@@ -126,10 +131,13 @@ def detect(
     frame, labels = table.frame, table.labels
     if len(frame) < 2:
         raise DataError(f"{table.source} has {len(frame)} row(s); at least 2 are needed to fit a detector")
+    if id_col in ("row", "score", "is_anomaly", "label"):
+        raise ParameterError(f"id column {id_col!r} would clash with a column of scores.csv; rename it")
     target = Path(out_dir) if out_dir is not None else Path("metaad-out") / table.name
     check = None if force else _refuse_foreign_folder
     _check_output_folder(target, check)  # before fitting: a refused folder fails at once, not after training
-    pipeline = AnomalyPipeline(det, TabularPreprocessor(missing=missing))
+    preprocessor = TabularPreprocessor(missing=missing, drop_columns=tuple(drop_cols), id_column=id_col)
+    pipeline = AnomalyPipeline(det, preprocessor)
     start = time.perf_counter()
     pipeline.fit(frame)
     fit_seconds = time.perf_counter() - start
@@ -175,6 +183,8 @@ def detect(
         summary["selected"] = pipeline.detector_.selected_
     with atomic_directory(target, check=check) as tmp:
         scores_frame = pd.DataFrame({"row": np.arange(len(frame)), "score": scores, "is_anomaly": is_anomaly})
+        if id_col is not None:
+            scores_frame.insert(1, id_col, frame[id_col].to_numpy())
         if labels is not None:
             scores_frame["label"] = labels
         scores_frame.to_csv(tmp / "scores.csv", index=False)
@@ -191,6 +201,7 @@ def detect(
             params=summary["params"],
             explanation=explanation,
             sections=sections,
+            selected=summary.get("selected"),
         )
         save(pipeline, tmp / "model")
         marker = {"written_by": "metaad", "metaad_version": __version__, "command": "detect", "input": table.source}
@@ -199,13 +210,34 @@ def detect(
     return DetectResult(out_dir=target, metrics=summary, scores=scores, is_anomaly=is_anomaly, files=files)
 
 
+#: Detectors whose training scores exclude each row from its own neighbourhood, so re-scoring the training
+#: table as new data gives lower scores (each row is then its own nearest neighbour).
+IN_SAMPLE_DETECTORS = ("knn", "lof")
+IN_SAMPLE_NOTE = (
+    "note: {name} scores a row by its distance to the training rows; `metaad detect` scored each training row "
+    "without itself, while scoring treats every row as new, so a row that was in the training table is its own "
+    "nearest neighbour and scores lower here (fewer rows flagged) than in detect's scores.csv"
+)
+
+
 def score_with_model(model_dir: str | Path, table: Table, out_file: str | Path) -> pd.DataFrame:
-    """Score ``table`` with a saved pipeline and write ``row, score, is_anomaly`` (and ``label``) atomically."""
+    """Score ``table`` with a saved pipeline and write ``row, score, is_anomaly`` (and ``label``) atomically.
+
+    The model's id column, when the table has it, is copied after ``row``. For neighbour-based detectors
+    (:data:`IN_SAMPLE_DETECTORS`, or ``auto`` having chosen one) the returned frame's ``attrs["note"]``
+    explains why training rows score lower here than in ``metaad detect``'s output.
+    """
     model = load(model_dir)
     if not isinstance(model, AnomalyPipeline):
         raise ParameterError(f"{model_dir} holds a bare detector; `metaad score` needs a model saved by `metaad detect`")
     scores = model.decision_function(table.frame)
     frame = pd.DataFrame({"row": np.arange(len(scores)), "score": scores, "is_anomaly": (scores > model.threshold_).astype(int)})
+    id_col = getattr(model.preprocessor_, "id_column", None)
+    if id_col is not None and id_col in table.frame.columns:
+        frame.insert(1, id_col, table.frame[id_col].to_numpy())
+    family = getattr(model.detector_, "selected_", {}).get("family", model.detector_.registry_name)
+    if family in IN_SAMPLE_DETECTORS:
+        frame.attrs["note"] = IN_SAMPLE_NOTE.format(name=family)
     if table.labels is not None:
         frame["label"] = table.labels
     atomic_write_text(out_file, frame.to_csv(index=False))

@@ -45,12 +45,16 @@ def detect(
     out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default ./metaad-out/<input-stem>/)."),
     missing: str = typer.Option("impute", "--missing", help="Missing values: 'impute' (median/most frequent, with a warning) or 'error'."),
     force: bool = typer.Option(False, "--force", help="Replace --out even if it is a folder metaad did not write (everything in it is deleted)."),
+    sep: Optional[str] = typer.Option(None, "--sep", help="CSV delimiter (default: detected among , ; tab |); '\\t' for tab."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="CSV text encoding (default UTF-8), e.g. latin-1."),
+    drop_cols: Optional[str] = typer.Option(None, "--drop-cols", help="Comma-separated columns that are not features."),
+    id_col: Optional[str] = typer.Option(None, "--id-col", help="Row id column: not a feature, copied into scores.csv."),
 ) -> None:
     """Fit a detector on a table without labels; write scores, metrics, an HTML report and the model."""
     from metaad.detection import detect as run_detect
     from metaad.detection import load_input
 
-    table = load_input(input, label_col)
+    table = load_input(input, label_col, sep=sep, encoding=encoding)
     value = threshold
     if threshold is not None:
         try:
@@ -61,6 +65,7 @@ def detect(
         result = run_detect(
             table, detector=detector, contamination=contamination, seed=seed, threshold=value,
             params=_parse_params(param), out_dir=out, missing=missing, force=force,
+            drop_cols=tuple(c.strip() for c in (drop_cols or "").split(",") if c.strip()), id_col=id_col,
         )
     m = result.metrics
     console.print(Text.assemble(
@@ -86,13 +91,22 @@ def score(
     input: str = typer.Argument(..., help="Table to score, with the same columns as at fit time."),
     out: Path = typer.Option(..., "--out", help="CSV file to write (row, score, is_anomaly)."),
     label_col: Optional[str] = typer.Option(None, "--label-col", help="Label column to drop (and copy to the output)."),
+    sep: Optional[str] = typer.Option(None, "--sep", help="CSV delimiter (default: detected among , ; tab |)."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="CSV text encoding (default UTF-8), e.g. latin-1."),
 ) -> None:
-    """Score a table with a saved model."""
+    """Score a table with a saved model.
+
+    Every row is scored as new data. For neighbour-based detectors (knn, lof) the training table scores lower
+    here than in `metaad detect`'s scores.csv: detect scored each training row without itself, here a training
+    row is its own nearest neighbour (in-sample vs out-of-sample), so fewer rows are flagged.
+    """
     from metaad.detection import load_input, score_with_model
 
-    table = load_input(input, label_col)
+    table = load_input(input, label_col, sep=sep, encoding=encoding)
     frame = score_with_model(model_dir, table, out)
     console.print(f"scored {len(frame)} rows, {int(frame['is_anomaly'].sum())} flagged; wrote {out.resolve()}")
+    if frame.attrs.get("note"):
+        console.print(frame.attrs["note"], markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command(epilog=examples(

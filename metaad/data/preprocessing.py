@@ -1,7 +1,8 @@
-"""Turn a feature table (numbers and categories, possibly with gaps) into a float32 matrix for a detector.
+"""Turn a feature table (numbers, categories and dates, possibly with gaps) into a float32 matrix for a detector.
 
 :class:`TabularPreprocessor` imputes or rejects missing values, scales numeric columns, encodes categorical
-ones, and saves its whole fitted state as JSON (:meth:`~TabularPreprocessor.to_dict`), never as a pickle.
+ones, turns dates into cyclic features, leaves out id columns, and saves its whole fitted state as JSON
+(:meth:`~TabularPreprocessor.to_dict`), never as a pickle.
 """
 
 from __future__ import annotations
@@ -15,21 +16,35 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from metaad._version import __version__
+from metaad.data.columns import (
+    NUMERIC_TEXT_SHARE,  # noqa: F401 - re-exported: it decides which text columns fit refuses
+    date_text_to_datetimes,
+    datetime_features,
+    datetime_seconds,
+    looks_like_id,
+    numeric_text_to_numbers,
+    varying_parts,
+)
 from metaad.data.readers import as_frame, plain
-from metaad.data.schema import Schema, category_text, first_non_number, is_categorical_series
+from metaad.data.schema import Schema, category_text
 from metaad.exceptions import DataError, ModelFileError, NotFittedError, ParameterError
 
 SCALINGS = ("standard", "minmax", "robust", "none")
 CATEGORICAL_ENCODINGS = ("onehot", "ordinal")
 MISSING_POLICIES = ("impute", "error")
 STATE_FORMAT = "metaad.TabularPreprocessor"
-STATE_VERSION = 1
-#: Share of parseable values above which a text column is taken to be a numeric column with bad entries.
-NUMERIC_TEXT_SHARE = 0.9
+#: Version 2 added datetime and ignored (id / dropped) columns; version 1 states load unchanged.
+STATE_VERSION = 2
+#: Values whose scaled magnitude exceeds this do not fit the float32 matrix detectors take.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class MissingValuesWarning(UserWarning):
     """Missing or infinite values were replaced by the fitted median / most frequent category."""
+
+
+class ExcludedColumnsWarning(UserWarning):
+    """Columns that look like row identifiers were left out of the features."""
 
 
 class TabularPreprocessor(BaseEstimator):
@@ -53,6 +68,19 @@ class TabularPreprocessor(BaseEstimator):
     max_categories : int, default 50
         One-hot keeps the most frequent categories (ties by name); the rest of those seen at fit share a
         ``"col=<other>"`` column. Does not apply to ordinal encoding.
+    drop_columns : tuple of str, default ()
+        Columns that are never features. They may be present (or absent) when transforming.
+    id_column : str or None, default None
+        A column identifying rows: never a feature, may be present when transforming (``metaad detect``
+        copies it into ``scores.csv``).
+
+    Notes
+    -----
+    Besides the columns named above, a text or integer column that is unique per row and looks like an
+    identifier (see :mod:`metaad.data.columns`) is left out with an :class:`ExcludedColumnsWarning`. A
+    datetime column (or text holding only dates) becomes (sine, cosine) pairs of its hour of day, day of week
+    and day of year, named ``"col=hour_sin"`` etc.; the absolute date is not a feature, because rows scored
+    later would all lie outside the fitted range. A missing date is imputed with the fitted median date.
 
     Attributes
     ----------
@@ -85,11 +113,15 @@ class TabularPreprocessor(BaseEstimator):
         categorical: str = "onehot",
         missing: str = "impute",
         max_categories: int = 50,
+        drop_columns: tuple[str, ...] = (),
+        id_column: str | None = None,
     ) -> None:
         self.scaling = scaling
         self.categorical = categorical
         self.missing = missing
         self.max_categories = max_categories
+        self.drop_columns = drop_columns
+        self.id_column = id_column
 
     def _check_params(self) -> None:
         for name, allowed in (
@@ -102,6 +134,42 @@ class TabularPreprocessor(BaseEstimator):
         max_categories = self.max_categories
         if isinstance(max_categories, bool) or not isinstance(max_categories, (int, np.integer)) or max_categories < 1:
             raise ParameterError(f"max_categories={self.max_categories!r} must be an integer >= 1")
+        if isinstance(self.drop_columns, str) or not all(isinstance(c, str) for c in self.drop_columns or ()):
+            raise ParameterError(f"drop_columns={self.drop_columns!r} must be a tuple of column names")
+        if self.id_column is not None and not isinstance(self.id_column, str):
+            raise ParameterError(f"id_column={self.id_column!r} must be a column name or None")
+
+    def _named_columns(self, df: pd.DataFrame) -> dict[str, str]:
+        """Name -> reason for the columns the user named as not features (``drop_columns``, ``id_column``)."""
+        names = [str(c) for c in df.columns]
+        ignored = {str(c): "dropped (drop_columns)" for c in self.drop_columns or ()}
+        if self.id_column is not None:
+            ignored[self.id_column] = "id column (id_column)"
+        unknown = [name for name in ignored if name not in names]
+        if unknown:
+            raise DataError(f"column(s) {unknown} to leave out are not in the table; its columns are {names}")
+        return ignored
+
+    def _id_like_columns(self, df: pd.DataFrame, ignored: dict[str, str]) -> dict[str, str]:
+        """``ignored`` plus the columns that look like row identifiers (warned about)."""
+        names = [str(c) for c in df.columns]
+        ignored = dict(ignored)
+        auto = {}
+        for column_name in df.columns:
+            name = str(column_name)
+            if name not in ignored and looks_like_id(df[column_name], name):
+                auto[name] = "id-like (a different value in every row)"
+        if auto:
+            warnings.warn(
+                f"left out column(s) {sorted(auto)}: a different value in every one of the {len(df)} rows, so they "
+                "identify rows rather than describe them (name one with --id-col to copy it into scores.csv)",
+                ExcludedColumnsWarning,
+                stacklevel=3,
+            )
+        ignored.update(auto)
+        if len(ignored) == len(names):
+            raise DataError(f"no feature column is left: every column ({names}) is an id or dropped")
+        return ignored
 
     def fit(self, df: pd.DataFrame | np.ndarray, y: Any = None) -> TabularPreprocessor:
         """Learn the schema, fill values, scaling and categories from ``df``.
@@ -120,9 +188,9 @@ class TabularPreprocessor(BaseEstimator):
         Raises
         ------
         DataError
-            Fewer than 2 rows or no columns; a mostly numeric column holding text (naming column, row and
-            value); a column with no usable values; missing/inf values under ``missing="error"``; every
-            column constant.
+            Fewer than 2 rows or no columns; a text column where at least half the values are numbers
+            (naming column, row and value); a column with no usable values; missing/inf values under
+            ``missing="error"``; every column constant; ``drop_columns``/``id_column`` not in the table.
         """
         self._check_params()
         df = as_frame(df)
@@ -130,14 +198,30 @@ class TabularPreprocessor(BaseEstimator):
             raise DataError(f"fit needs at least 2 rows; got {df.shape[0]}")
         if df.shape[1] == 0:
             raise DataError("fit needs at least 1 feature column; got none")
-        df = _numeric_text_to_numbers(df)
-        schema = Schema.from_frame(df)
+        ignored = self._named_columns(df)
+        df = numeric_text_to_numbers(df, skip=set(ignored))
+        df = date_text_to_datetimes(df, skip=set(ignored))
+        ignored = self._id_like_columns(df, ignored)
+        schema = Schema.from_frame(df, ignored=ignored)
         frame = schema.validate(df)
         stats: list[dict[str, Any]] = []
         problems: list[str] = []
         n_constant = 0
         for spec in schema.columns:
             column = frame[spec.name]
+            if spec.kind == "ignored":
+                stats.append({"name": spec.name, "kind": "ignored"})
+                continue
+            if spec.kind == "datetime":
+                seconds = datetime_seconds(column)
+                problems += self._check_gaps(column, seconds)
+                finite = seconds[np.isfinite(seconds)]
+                if finite.size == 0:
+                    raise DataError(f"column {spec.name!r} has no dates (all {len(seconds)} rows missing); drop it")
+                parts = varying_parts(finite)
+                stats.append({"name": spec.name, "kind": "datetime", "fill": float(np.median(finite)), "parts": parts})
+                n_constant += bool(finite.min() == finite.max())
+                continue
             if spec.kind == "numeric":
                 values = _as_float(column)
                 finite = values[np.isfinite(values)]
@@ -165,8 +249,10 @@ class TabularPreprocessor(BaseEstimator):
                     {"name": spec.name, "kind": "categorical", "fill": by_frequency[0], "categories": kept, "other": other}
                 )
                 n_constant += len(counts) == 1
-        if n_constant == len(schema.columns):
+        n_features = sum(spec.kind != "ignored" for spec in schema.columns)
+        if n_constant == n_features:
             raise DataError(f"all {n_constant} columns are constant: nothing to detect")
+        self._fit_gaps = problems  # transform on a table with the same gaps (the fitted one) does not warn again
         if problems:
             warnings.warn(_impute_message(problems, "fit"), MissingValuesWarning, stacklevel=2)
         self.schema_ = schema
@@ -183,6 +269,9 @@ class TabularPreprocessor(BaseEstimator):
         -------
         numpy.ndarray of float32, shape (n_rows, len(feature_names_out_))
 
+        Missing values are warned about once per table: not again when they are the very gaps :meth:`fit`
+        warned about (transforming the fitted table), and Python shows a repeated identical warning once.
+
         Raises
         ------
         NotFittedError
@@ -190,7 +279,7 @@ class TabularPreprocessor(BaseEstimator):
         SchemaError
             When columns are missing, extra, or changed kind (text in a numeric column).
         DataError
-            Missing/inf values under ``missing="error"``.
+            Missing/inf values under ``missing="error"``; a value too large for float32 once scaled.
         """
         self._check_fitted()
         frame = self.schema_.validate(as_frame(df))
@@ -199,11 +288,23 @@ class TabularPreprocessor(BaseEstimator):
         position = 0
         for spec, stat in zip(self.schema_.columns, self.column_stats_, strict=True):
             column = frame[spec.name]
+            if spec.kind == "ignored":
+                continue
+            if spec.kind == "datetime":
+                seconds = datetime_seconds(column)
+                problems += self._check_gaps(column, seconds)
+                seconds = np.where(np.isfinite(seconds), seconds, stat["fill"])
+                width = 2 * len(stat["parts"])
+                out[:, position : position + width] = datetime_features(seconds, stat["parts"])
+                position += width
+                continue
             if spec.kind == "numeric":
                 values = _as_float(column)
                 problems += self._check_gaps(column, values)
                 values = np.where(np.isfinite(values), values, stat["fill"])
-                out[:, position] = (values - stat["center"]) / stat["scale"]
+                scaled = (values - stat["center"]) / stat["scale"]
+                _check_float32_range(scaled, values, column, self.scaling)
+                out[:, position] = scaled
                 position += 1
                 continue
             text = category_text(column)
@@ -221,7 +322,7 @@ class TabularPreprocessor(BaseEstimator):
             rows = np.flatnonzero(codes >= 0)
             out[rows, position + codes[rows]] = 1.0
             position += width
-        if problems:
+        if problems and problems != getattr(self, "_fit_gaps", None):
             warnings.warn(_impute_message(problems, "transform"), MissingValuesWarning, stacklevel=2)
         return out.astype(np.float32)
 
@@ -256,6 +357,10 @@ class TabularPreprocessor(BaseEstimator):
             "fitted": hasattr(self, "schema_"),
         }
         state["params"]["max_categories"] = int(state["params"]["max_categories"])
+        if self.drop_columns:
+            state["params"]["drop_columns"] = [str(c) for c in self.drop_columns]
+        if self.id_column is not None:
+            state["params"]["id_column"] = str(self.id_column)
         if state["fitted"]:
             state["schema"] = self.schema_.to_dict()
             state["column_stats"] = [
@@ -281,7 +386,10 @@ class TabularPreprocessor(BaseEstimator):
                 f"({state.get('metaad_version')}); this one ({__version__}) reads up to version {STATE_VERSION}"
             )
         try:
-            pre = cls(**state["params"])
+            params = dict(state["params"])
+            if isinstance(params.get("drop_columns"), list):
+                params["drop_columns"] = tuple(params["drop_columns"])
+            pre = cls(**params)
             pre._check_params()
             if state["fitted"]:
                 pre.schema_ = Schema.from_dict(state["schema"])
@@ -302,7 +410,11 @@ class TabularPreprocessor(BaseEstimator):
     def _output_names(self) -> list[str]:
         names: list[str] = []
         for stat in self.column_stats_:
-            if stat["kind"] == "numeric" or self.categorical == "ordinal":
+            if stat["kind"] == "ignored":
+                continue
+            if stat["kind"] == "datetime":
+                names += [f"{stat['name']}={part}_{wave}" for part in stat["parts"] for wave in ("sin", "cos")]
+            elif stat["kind"] == "numeric" or self.categorical == "ordinal":
                 names.append(stat["name"])
             else:
                 names += [f"{stat['name']}={value}" for value in stat["categories"]]
@@ -335,47 +447,40 @@ def _as_float(column: pd.Series) -> np.ndarray:
 
 
 def _scaling_stats(finite: np.ndarray, scaling: str) -> tuple[float, float]:
-    """(center, scale) for one column's finite values; a zero or non-finite scale becomes 1."""
+    """(center, scale) for one column's finite values; a zero or non-finite scale becomes 1.
+
+    Values beyond 1e100 are divided by the largest magnitude first, so squaring 1e200 in the standard
+    deviation (or subtracting -1e308 from 1e308) cannot overflow.
+    """
+    magnitude = float(np.max(np.abs(finite)))
+    unit = magnitude if magnitude > 1e100 else 1.0
+    shrunk = finite / unit
     if scaling == "standard":
-        center, scale = finite.mean(), finite.std()
+        center, scale = shrunk.mean(), shrunk.std()
     elif scaling == "minmax":
-        center, scale = finite.min(), finite.max() - finite.min()
+        center, scale = shrunk.min(), shrunk.max() - shrunk.min()
     elif scaling == "robust":
-        q25, center, q75 = np.percentile(finite, [25, 50, 75])
-        scale = q75 - q25 if q75 > q25 else finite.std()
+        q25, center, q75 = np.percentile(shrunk, [25, 50, 75])
+        scale = q75 - q25 if q75 > q25 else shrunk.std()
     else:
-        center, scale = 0.0, 1.0
+        center, scale, unit = 0.0, 1.0, 1.0
+    center, scale = float(center) * unit, float(scale) * unit
     if not (np.isfinite(scale) and scale > 0):
         scale = 1.0
-    return float(center), float(scale)
+    return center, scale
 
 
-def _numeric_text_to_numbers(df: pd.DataFrame) -> pd.DataFrame:
-    """Convert text columns whose values are all numbers; raise for mostly-numeric columns with bad text."""
-    converted = {}
-    for name in df.columns:
-        column = df[name]
-        if not is_categorical_series(column) or isinstance(column.dtype, pd.CategoricalDtype):
-            continue
-        present = column.dropna()
-        if present.empty:
-            continue
-        parsed = pd.to_numeric(present.astype(object), errors="coerce")
-        share = float(parsed.notna().mean())
-        if share == 1.0:
-            converted[name] = pd.to_numeric(column.astype(object), errors="coerce").astype("float64")
-        elif share >= NUMERIC_TEXT_SHARE:
-            row, value = first_non_number(column)  # type: ignore[misc]
-            raise DataError(
-                f"column {str(name)!r} row {row}: value {value!r} is not a number "
-                f"({share:.0%} of the column's values are numbers, so it is read as a numeric column)"
-            )
-    if not converted:
-        return df
-    out = df.copy()
-    for name, values in converted.items():
-        out[name] = values
-    return out
+def _check_float32_range(scaled: np.ndarray, values: np.ndarray, column: pd.Series, scaling: str) -> None:
+    """Refuse a value that would become infinite in the float32 matrix, naming it, instead of passing inf on."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        too_large = ~(np.abs(scaled) <= FLOAT32_MAX)
+    if too_large.any():
+        first = int(np.flatnonzero(too_large)[0])
+        raise DataError(
+            f"column {str(column.name)!r} row {plain(column.index[first])}: value {values[first]:.6g} is "
+            f"{scaled[first]:.3g} after {scaling} scaling, beyond the float32 range (±3.4e38) detectors use; "
+            "rescale the column (e.g. log) or drop it"
+        )
 
 
 def _impute_message(problems: list[str], stage: str) -> str:

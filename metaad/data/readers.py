@@ -2,6 +2,11 @@
 
 Every problem a user can cause (missing file, unknown format, corrupt bytes, empty table, a label column that
 is not 0/1) is raised as :class:`~metaad.exceptions.DataError` with one sentence naming what was wrong.
+
+Hostile or ambiguous files are refused rather than guessed at: an HDF5 (MATLAB v7.3) dataset stored in an
+external file, a virtual dataset or a link to another file is never read (it could pull any local file into
+the outputs); a CSV whose delimiter cannot be told apart, or whose header repeats a name, is an error that says
+how to fix it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from metaad.data._csv import check_header, choose_delimiter, encoding_message, has_decimal_commas, sample_lines
 from metaad.exceptions import DataError, ParameterError
 
 #: File suffixes :func:`read_table` understands, longest first so ``.csv.gz`` wins over ``.gz``.
@@ -124,7 +130,13 @@ def plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def read_table(path: str | os.PathLike[str], label_col: str | None = None) -> Table:
+def read_table(
+    path: str | os.PathLike[str],
+    label_col: str | None = None,
+    *,
+    sep: str | None = None,
+    encoding: str | None = None,
+) -> Table:
     """Read a feature table from a file, the format chosen by its suffix.
 
     Parameters
@@ -135,6 +147,13 @@ def read_table(path: str | os.PathLike[str], label_col: str | None = None) -> Ta
     label_col : str, optional
         For CSV/TSV/Parquet, the name of the 0/1 (or bool) label column, removed from the features.
         Ignored for ``.npz`` and ``.mat`` files, whose labels come from ``y``.
+    sep : str, optional
+        The CSV/TSV delimiter. By default it is chosen from the first 64 KiB among comma, semicolon, tab and
+        pipe: the one that splits every line into the same number (> 1) of fields, the suffix's own (comma
+        for ``.csv``, tab for ``.tsv``) first. A file where no delimiter fits and whose single header cell
+        holds one of them is refused, naming it, rather than read as one text column.
+    encoding : str, optional
+        Text encoding of a CSV/TSV file (default UTF-8), e.g. ``"latin-1"``. Ignored for other formats.
 
     Returns
     -------
@@ -145,7 +164,9 @@ def read_table(path: str | os.PathLike[str], label_col: str | None = None) -> Ta
     ------
     DataError
         When the file is missing, is a directory, has an unknown suffix, cannot be parsed, is empty, lacks
-        ``X`` or has a non 2-D ``X``, or when the label column is absent or not binary.
+        ``X`` or has a non 2-D ``X``, when the label column is absent or not binary, when an HDF5 ``X`` or
+        ``y`` uses external storage, is virtual or links to another file, when a CSV header repeats a name,
+        or when the CSV delimiter cannot be determined.
 
     Examples
     --------
@@ -155,6 +176,9 @@ def read_table(path: str | os.PathLike[str], label_col: str | None = None) -> Ta
     >>> t = read_table(p, label_col="label")
     >>> t.name, t.frame.columns.tolist(), t.labels.tolist()
     ('toy', ['a', 'b'], [0, 1])
+    >>> _ = p.write_text("a;b;label\\n1,5;2;0\\n3,25;4;1\\n")  # semicolons and decimal commas
+    >>> read_table(p, label_col="label").frame["a"].tolist()
+    [1.5, 3.25]
     """
     path = Path(path)
     if not path.exists():
@@ -173,7 +197,7 @@ def read_table(path: str | os.PathLike[str], label_col: str | None = None) -> Ta
         frame = _check_features(as_frame(X), path)
         labels = None if y is None else _array_labels(y, len(frame), path)
         return Table(frame=frame, labels=labels, name=name, source=str(path))
-    frame = _read_dataframe(path, suffix)
+    frame = _read_dataframe(path, suffix, sep=sep, encoding=encoding)
     labels = None
     if label_col is not None:
         if label_col not in frame.columns:
@@ -187,15 +211,29 @@ def read_table(path: str | os.PathLike[str], label_col: str | None = None) -> Ta
     return Table(frame=frame, labels=labels, name=name, source=str(path))
 
 
-def _read_dataframe(path: Path, suffix: str) -> pd.DataFrame:
+def _read_dataframe(path: Path, suffix: str, *, sep: str | None, encoding: str | None) -> pd.DataFrame:
     """Parse a CSV/TSV/Parquet file, turning any parser failure into a DataError."""
-    try:
-        if suffix in (".parquet", ".pq"):
+    if suffix in (".parquet", ".pq"):
+        try:
             return pd.read_parquet(path)
-        sep = "\t" if suffix.startswith(".tsv") else ","
-        return pd.read_csv(path, sep=sep)
+        except Exception as exc:  # noqa: BLE001 - any parser failure is a user-caused unreadable file
+            raise DataError(f"file {str(path)!r} cannot be read as {suffix}: {type(exc).__name__}: {exc}") from exc
+    default = "\t" if suffix.startswith(".tsv") else ","
+    lines = sample_lines(path, suffix, encoding)
+    if sep is None:
+        sep = choose_delimiter(lines, default, path)
+    elif sep in ("\\t", "tab"):
+        sep = "\t"
+    if not sep or len(sep) != 1:
+        raise DataError(f"sep={sep!r} must be one character (for example ',', ';' or a tab)")
+    check_header(lines, sep, path)
+    decimal = "," if sep != "," and has_decimal_commas(lines, sep) else "."
+    try:
+        return pd.read_csv(path, sep=sep, encoding=encoding, decimal=decimal)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"file {str(path)!r} is empty: it has no header and no rows") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(encoding_message(path, encoding, exc)) from exc
     except Exception as exc:  # noqa: BLE001 - any parser failure is a user-caused unreadable file
         raise DataError(f"file {str(path)!r} cannot be read as {suffix}: {type(exc).__name__}: {exc}") from exc
 
@@ -226,8 +264,8 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
                 keys = list(handle.keys())
                 if "X" not in keys:
                     raise DataError(f"file {str(path)!r} has no array 'X'; it holds {keys}")
-                X = np.asarray(handle["X"]).T
-                y = np.asarray(handle["y"]).T if "y" in keys else None
+                X = _hdf5_array(handle, "X", path).T
+                y = _hdf5_array(handle, "y", path).T if "y" in keys else None
             return X, y
         import scipy.io
 
@@ -242,6 +280,41 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(contents["X"]), (np.asarray(contents["y"]) if "y" in contents else None)
 
 
+def _hdf5_array(handle: Any, key: str, path: Path) -> np.ndarray:
+    """Read one numeric dataset of an open HDF5 file, refusing anything whose bytes live outside the file.
+
+    External storage (``create_dataset(..., external=[...])``), virtual datasets and external links would make
+    h5py read another local file, whose bytes would then end up in the model and the report; they are checked
+    before a single value is read.
+    """
+    import h5py
+
+    link = handle.get(key, getlink=True)
+    if isinstance(link, h5py.ExternalLink):
+        raise DataError(
+            f"file {str(path)!r}: {key!r} is a link to another file ({link.filename!r}); "
+            "metaad reads only data stored inside the .mat file"
+        )
+    dataset = handle[key]
+    if not isinstance(dataset, h5py.Dataset):
+        raise DataError(f"file {str(path)!r}: {key!r} is a {type(dataset).__name__}, not a numeric array")
+    if dataset.file.filename != handle.filename:
+        raise DataError(f"file {str(path)!r}: {key!r} resolves into another file; refused")
+    if dataset.is_virtual:
+        raise DataError(
+            f"file {str(path)!r}: {key!r} is a virtual dataset mapped from other files; "
+            "metaad reads only data stored inside the .mat file"
+        )
+    if dataset.id.get_create_plist().get_external_count() > 0 or dataset.external:
+        raise DataError(
+            f"file {str(path)!r}: {key!r} keeps its data in an external file; "
+            "metaad reads only data stored inside the .mat file"
+        )
+    if dataset.dtype.kind not in "biuf":
+        raise DataError(f"file {str(path)!r}: {key!r} has dtype {dataset.dtype}; expected numbers")
+    return np.asarray(dataset[()])
+
+
 def _check_features(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Reject a table with no rows or no feature columns."""
     if frame.shape[0] == 0:
@@ -252,21 +325,20 @@ def _check_features(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def _array_labels(y: np.ndarray, n_rows: int, path: Path) -> np.ndarray:
-    """Cast ``y`` from an npz/mat file to int 0/1 and check it matches the rows of ``X``."""
+    """Check ``y`` from an npz/mat file holds only 0/1 (1.0 counts; 0.4 does not) and matches the rows of ``X``."""
     y = np.asarray(y)
     if y.dtype.kind not in "biuf":
         raise DataError(f"file {str(path)!r}: labels 'y' have dtype {y.dtype}; expected numbers 0/1")
     flat = y.ravel()
-    if flat.dtype.kind == "f" and not np.isfinite(flat).all():
-        row = int(np.flatnonzero(~np.isfinite(flat))[0])
-        raise DataError(f"file {str(path)!r}: label 'y' row {row} is {plain(flat[row])}; expected 0 or 1")
-    labels = y.astype(int).ravel()
-    if labels.shape[0] != n_rows:
-        raise DataError(f"file {str(path)!r}: 'y' has {labels.shape[0]} labels but 'X' has {n_rows} rows")
-    bad = np.flatnonzero((labels != 0) & (labels != 1))
+    if flat.shape[0] != n_rows:
+        raise DataError(f"file {str(path)!r}: 'y' has {flat.shape[0]} labels but 'X' has {n_rows} rows")
+    bad = np.flatnonzero(~np.isin(flat, (0, 1)))  # NaN, inf, 2, -1 and 0.4 alike: never cast before checking
     if bad.size:
-        raise DataError(f"file {str(path)!r}: label 'y' row {int(bad[0])} is {plain(flat[bad[0]])}; expected 0 or 1")
-    return labels
+        raise DataError(
+            f"file {str(path)!r}: label 'y' row {int(bad[0])} is {plain(flat[bad[0]])}; expected 0 or 1 "
+            f"({bad.size} of {flat.size} labels are not 0 or 1)"
+        )
+    return flat.astype(int)
 
 
 def _frame_labels(column: pd.Series, label_col: str) -> np.ndarray:

@@ -1,7 +1,8 @@
 """The columns a model was fitted on, and the check that later data still has them.
 
-A :class:`Schema` records each column's name, kind (numeric or categorical), dtype and, for categorical
-columns, the categories seen at fit. :meth:`Schema.validate` is called on every frame given to a fitted model
+A :class:`Schema` records each column's name, kind (numeric, categorical, datetime, or ignored: an id or a
+dropped column that may be present but is never a feature), dtype and, for categorical columns, the
+categories seen at fit. :meth:`Schema.validate` is called on every frame given to a fitted model
 and raises :class:`~metaad.exceptions.SchemaError` naming the missing, extra or mistyped column.
 """
 
@@ -17,7 +18,8 @@ import pandas as pd
 from metaad.data.readers import as_frame, plain
 from metaad.exceptions import SchemaError
 
-ColumnKind = Literal["numeric", "categorical"]
+ColumnKind = Literal["numeric", "categorical", "datetime", "ignored"]
+COLUMN_KINDS: tuple[str, ...] = ("numeric", "categorical", "datetime", "ignored")
 
 
 @dataclass
@@ -28,12 +30,15 @@ class ColumnSpec:
     ----------
     name : str
         The column name.
-    kind : {"numeric", "categorical"}
-        Numeric columns are int, float or bool; categorical ones are object, string or category columns.
+    kind : {"numeric", "categorical", "datetime", "ignored"}
+        Numeric columns are int, float or bool; categorical ones are object, string or category columns;
+        datetime ones hold timestamps (or date text); ignored ones are ids or dropped columns.
     dtype : str
         The pandas dtype at fit, as text (``"float64"``, ``"str"``, ``"category"`` ...), for messages.
     categories : list of str or None
         For a categorical column the distinct non-missing values seen at fit, as text, sorted; else None.
+    reason : str or None
+        For an ignored column, why it is not a feature (``"id column"``, ``"dropped"``, ``"id-like ..."``).
 
     Examples
     --------
@@ -45,6 +50,7 @@ class ColumnSpec:
     kind: ColumnKind
     dtype: str
     categories: list[str] | None = None
+    reason: str | None = None
 
 
 def is_numeric_series(column: pd.Series) -> bool:
@@ -128,28 +134,34 @@ class Schema:
         return [spec.name for spec in self.columns]
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame) -> Schema:
-        """Record the columns of ``df``: numeric for int/float/bool, categorical for object/string/category.
+    def from_frame(cls, df: pd.DataFrame, ignored: dict[str, str] | None = None) -> Schema:
+        """Record the columns of ``df``: numeric for int/float/bool, categorical for object/string/category,
+        datetime for datetime dtypes, and ``ignored`` for the names in ``ignored`` (name -> reason).
 
         Raises
         ------
         SchemaError
-            When two columns share a name, or a column has a dtype that is neither (dates, complex ...).
+            When two columns share a name, or a column has a dtype that is none of these (complex ...).
         """
         _check_unique(df)
+        ignored = dict(ignored or {})
         specs = []
         for column_name in df.columns:
             column = df[column_name]
             name = str(column_name)
-            if is_numeric_series(column):
+            if name in ignored:
+                specs.append(ColumnSpec(name, "ignored", str(column.dtype), None, ignored[name]))
+            elif is_numeric_series(column):
                 specs.append(ColumnSpec(name, "numeric", str(column.dtype), None))
+            elif pd.api.types.is_datetime64_any_dtype(column.dtype):
+                specs.append(ColumnSpec(name, "datetime", str(column.dtype), None))
             elif is_categorical_series(column):
                 categories = sorted({value for value in category_text(column) if value is not None})
                 specs.append(ColumnSpec(name, "categorical", str(column.dtype), categories))
             else:
                 raise SchemaError(
-                    f"column {name!r} has dtype {column.dtype}, which is neither numeric nor categorical; "
-                    "convert it to numbers or text first"
+                    f"column {name!r} has dtype {column.dtype}, which is neither numeric, categorical nor a date; "
+                    "convert it to numbers or text first, or drop it (--drop-cols)"
                 )
         return cls(specs)
 
@@ -161,17 +173,18 @@ class Schema:
         >>> Schema([ColumnSpec("a", "numeric", "float64", None)]).to_dict()
         {'columns': [{'name': 'a', 'kind': 'numeric', 'dtype': 'float64', 'categories': None}]}
         """
-        return {
-            "columns": [
-                {
-                    "name": spec.name,
-                    "kind": spec.kind,
-                    "dtype": spec.dtype,
-                    "categories": None if spec.categories is None else list(spec.categories),
-                }
-                for spec in self.columns
-            ]
-        }
+        columns = []
+        for spec in self.columns:
+            item = {
+                "name": spec.name,
+                "kind": spec.kind,
+                "dtype": spec.dtype,
+                "categories": None if spec.categories is None else list(spec.categories),
+            }
+            if spec.reason is not None:
+                item["reason"] = spec.reason
+            columns.append(item)
+        return {"columns": columns}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Schema:
@@ -186,11 +199,13 @@ class Schema:
             specs = []
             for item in data["columns"]:
                 kind = item["kind"]
-                if kind not in ("numeric", "categorical"):
-                    raise SchemaError(f"column {item['name']!r} has kind {kind!r}; expected numeric or categorical")
+                if kind not in COLUMN_KINDS:
+                    raise SchemaError(f"column {item['name']!r} has kind {kind!r}; expected one of {list(COLUMN_KINDS)}")
                 categories = item.get("categories")
                 categories = None if categories is None else [str(c) for c in categories]
-                specs.append(ColumnSpec(str(item["name"]), kind, str(item["dtype"]), categories))
+                reason = item.get("reason")
+                reason = None if reason is None else str(reason)
+                specs.append(ColumnSpec(str(item["name"]), kind, str(item["dtype"]), categories, reason))
         except (KeyError, TypeError) as exc:
             raise SchemaError(f"not a schema description: missing or malformed entry {exc}") from exc
         return cls(specs)
@@ -201,7 +216,8 @@ class Schema:
         Columns are matched by name (as text). A numeric column may arrive as text when every value parses
         as a number; it is returned converted. A categorical column may arrive as numbers (a CSV where only
         numeric-looking categories appear); its values are compared as text downstream. Categories not seen
-        at fit are not an error here.
+        at fit are not an error here. A datetime column may arrive as date text; it is returned parsed (naive
+        UTC). An ignored column (an id or a dropped column) may be absent; it is then returned empty.
 
         Raises
         ------
@@ -212,7 +228,8 @@ class Schema:
         df = as_frame(df)
         _check_unique(df)
         by_name = {str(column): column for column in df.columns}
-        missing = [name for name in self.names if name not in by_name]
+        optional = {spec.name for spec in self.columns if spec.kind == "ignored"}
+        missing = [name for name in self.names if name not in by_name and name not in optional]
         extra = [name for name in by_name if name not in set(self.names)]
         if missing or extra:
             parts = []
@@ -221,11 +238,20 @@ class Schema:
             if extra:
                 parts.append(f"unexpected column(s) {extra}")
             raise SchemaError(f"data does not match the fitted schema: {'; '.join(parts)}; expected {self.names}")
-        out = df[[by_name[name] for name in self.names]].copy()
-        out.columns = self.names
+        present = [name for name in self.names if name in by_name]
+        out = df[[by_name[name] for name in present]].copy()
+        out.columns = present
+        for name in self.names:
+            if name not in by_name:
+                out[name] = pd.Series([None] * len(out), index=out.index, dtype=object)
+        out = out[self.names]
         for spec in self.columns:
             column = out[spec.name]
-            if spec.kind == "numeric" and not is_numeric_series(column):
+            if spec.kind == "ignored":
+                continue
+            if spec.kind == "datetime":
+                out[spec.name] = _coerce_datetime(column, spec)
+            elif spec.kind == "numeric" and not is_numeric_series(column):
                 out[spec.name] = _coerce_numeric(column, spec)
             elif spec.kind == "categorical" and not (is_categorical_series(column) or is_numeric_series(column)):
                 raise SchemaError(
@@ -246,6 +272,22 @@ def _coerce_numeric(column: pd.Series, spec: ColumnSpec) -> pd.Series:
             f"expected numeric ({spec.dtype}) as at fit"
         )
     return pd.to_numeric(column.astype(object), errors="coerce").astype("float64")
+
+
+def _coerce_datetime(column: pd.Series, spec: ColumnSpec) -> pd.Series:
+    """Parse a datetime column (or date text) into naive UTC timestamps, naming the first value that is no date."""
+    from metaad.data.columns import is_datetime_series, to_datetimes
+
+    if not (is_datetime_series(column) or is_categorical_series(column) or column.isna().all()):
+        raise SchemaError(f"column {spec.name!r} held dates at fit but now has dtype {column.dtype}")
+    parsed = to_datetimes(column)
+    bad = np.flatnonzero((parsed.isna() & column.notna()).to_numpy())
+    if bad.size:
+        raise SchemaError(
+            f"column {spec.name!r} row {plain(column.index[bad[0]])}: value {plain(column.iloc[bad[0]])!r} is not a "
+            "date; expected dates as at fit"
+        )
+    return parsed
 
 
 def _check_unique(df: pd.DataFrame) -> None:

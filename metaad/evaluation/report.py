@@ -49,6 +49,7 @@ def write_report(
     explanation: pd.DataFrame | None = None,
     sections: Sequence[tuple[str, str]] | None = None,
     top: int = 20,
+    selected: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a self-contained HTML report of anomaly scores and return its path.
 
@@ -71,7 +72,9 @@ def write_report(
     detector_name : str
         Name of the detector that produced the scores.
     params : mapping
-        The detector's parameters, shown in the header.
+        The detector's parameters, shown in the header. Their ``threshold`` and ``contamination`` (when
+        present) describe the threshold rule: the summary states the share of rows flagged against the rule's
+        target (for ``"fpr:R"`` the flag rate on the training table is about ``c + (1 - c) R``, not ``R``).
     explanation : pandas.DataFrame, optional
         Rows x features of per-feature contributions, aligned with ``frame`` (same length, same order). Adds a
         "Why these rows" section with the 3 features that contribute most to each top row and a bar chart of
@@ -81,6 +84,10 @@ def write_report(
         be safe HTML and is inserted as is.
     top : int, default 20
         How many of the most anomalous rows to list.
+    selected : mapping, optional
+        For a detector that chose another (``auto``): its ``selected_`` (``config_id``, ``family``,
+        ``params``, ``predicted_auroc``). The fitted configuration then heads the page and ``params`` (the
+        chooser's own settings) follow it.
 
     Returns
     -------
@@ -112,8 +119,8 @@ def write_report(
     has_both_classes = classes is not None and classes.min() != classes.max()
 
     parts = [
-        _header(title, detector_name, params),
-        section("Summary", _summary(values, flagged, threshold, classes, metrics)),
+        _header(title, detector_name, params, selected),
+        section("Summary", _summary(values, flagged, threshold, classes, metrics, params)),
         section("Scores", _plots(values, threshold, classes, has_both_classes)),
         section(f"Top {order.size} most anomalous rows", _top_rows(frame, values, classes, order)),
     ]
@@ -165,13 +172,71 @@ def _check_inputs(
     return values, classes
 
 
-def _header(title: str, detector_name: str, params: Mapping[str, Any]) -> str:
+def _parameter_table(params: Mapping[str, Any]) -> str:
     rows = [[str(name), params[name]] for name in sorted(params, key=str)]
-    parameters = table(["parameter", "value"], rows) if rows else '<p class="note">No parameters.</p>'
+    return table(["parameter", "value"], rows) if rows else '<p class="note">No parameters.</p>'
+
+
+def _header(title: str, detector_name: str, params: Mapping[str, Any], selected: Mapping[str, Any] | None) -> str:
+    if not selected:
+        return (
+            f"<header><h1>{escape(title)}</h1>\n"
+            f'<p class="subtitle">Detector: <strong>{escape(detector_name)}</strong></p>\n'
+            f"{_parameter_table(params)}</header>"
+        )
+    chosen = selected.get("params") if isinstance(selected.get("params"), Mapping) else {}
+    predicted = selected.get("predicted_auroc")
+    predicted_text = f", predicted AUROC {predicted:.3f}" if isinstance(predicted, (int, float)) else ""
     return (
         f"<header><h1>{escape(title)}</h1>\n"
-        f'<p class="subtitle">Detector: <strong>{escape(detector_name)}</strong></p>\n{parameters}</header>'
+        f'<p class="subtitle">Detector: <strong>{escape(str(selected.get("family", "?")))}</strong> '
+        f"(configuration {escape(str(selected.get('config_id', '?')))}), chosen by "
+        f"<strong>{escape(detector_name)}</strong>{escape(predicted_text)}</p>\n"
+        f"{_parameter_table(chosen)}\n"
+        f'<p class="note">Settings of {escape(detector_name)} itself, which made the choice:</p>\n'
+        f"{_parameter_table(params)}</header>"
     )
+
+
+def threshold_note(params: Mapping[str, Any], flagged_share: float) -> str:
+    """One sentence comparing the share of rows flagged with the target of the threshold rule in ``params``.
+
+    Examples
+    --------
+    >>> threshold_note({"threshold": "fpr:0.01", "contamination": 0.1}, 0.109)[:97]
+    'Threshold rule fpr:0.01: a false-positive rate of 1% on normal rows. It flags 10.9% of these rows'
+    >>> threshold_note({"contamination": 0.05}, 0.05)
+    'Threshold rule: the top 5% of training scores (contamination=0.05). It flags 5.0% of these rows.'
+    """
+    rule = params.get("threshold")
+    contamination = params.get("contamination")
+    contamination = 0.1 if contamination is None else contamination
+    flagged = f"It flags {flagged_share:.1%} of these rows"
+    try:
+        contamination = float(contamination)
+    except (TypeError, ValueError):
+        return f"{flagged}."
+    if rule is None or rule == "contamination":
+        return f"Threshold rule: the top {_percent(contamination)} of training scores (contamination={contamination:g}). {flagged}."
+    if isinstance(rule, str) and rule.strip().lower().startswith("fpr:"):
+        try:
+            rate = float(rule.split(":", 1)[1])
+        except ValueError:
+            return f"Threshold rule {rule}. {flagged}."
+        expected = contamination + (1.0 - contamination) * rate
+        return (
+            f"Threshold rule {rule}: a false-positive rate of {_percent(rate)} on normal rows. {flagged}, not {_percent(rate)}: "
+            f"on the training table the top {_percent(contamination)} of scores (contamination={contamination:g}) are set "
+            f"aside as suspected anomalies and the threshold is the {_percent(1 - rate)} quantile of the rest, so about "
+            f"{_percent(contamination)} + {_percent(rate)} of the remaining {_percent(1 - contamination)} = {expected:.1%} of training "
+            f"rows are flagged. On new normal data about {_percent(rate)} should be."
+        )
+    return f"Threshold rule: the fixed value {rule}. {flagged}."
+
+
+def _percent(share: float) -> str:
+    """A share as a percentage with up to 3 significant digits: 0.1 -> '10%', 0.005 -> '0.5%'."""
+    return f"{100 * share:.3g}%"
 
 
 def _summary(
@@ -180,6 +245,7 @@ def _summary(
     threshold: float,
     classes: np.ndarray | None,
     metrics: Mapping[str, Any] | None,
+    params: Mapping[str, Any],
 ) -> str:
     n_flagged = int(flagged.sum())
     rows: list[list[Any]] = [
@@ -191,6 +257,7 @@ def _summary(
     if classes is not None:
         rows.append(["true anomalies", int(classes.sum())])
     body = table(["", "value"], rows)
+    body += f'\n<p class="note">{escape(threshold_note(params, n_flagged / values.size))}</p>'
     if metrics:
         metric_rows = [[key, metrics.get(key)] for key in SUMMARY_METRICS]
         body += "\n<h3>Metrics</h3>\n" + table(["metric", "value"], metric_rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ import pytest
 from sklearn.base import clone
 
 from metaad.data import TabularPreprocessor, load_dataset
-from metaad.data.preprocessing import MissingValuesWarning
+from metaad.data.preprocessing import ExcludedColumnsWarning, MissingValuesWarning
 from metaad.exceptions import DataError, ModelFileError, NotFittedError, ParameterError, SchemaError
 
 
@@ -180,3 +181,169 @@ def test_parameters_fitting_and_state_errors(mixed):
     assert clone(TabularPreprocessor(scaling="minmax")).scaling == "minmax"
     unfitted = TabularPreprocessor.from_dict(json.loads(json.dumps(TabularPreprocessor().to_dict())))
     assert not hasattr(unfitted, "schema_")
+
+
+# --- text in numeric columns ----------------------------------------------------------------------------------
+
+
+def test_column_with_a_third_text_is_refused_not_one_hot_encoded():
+    rng = np.random.default_rng(0)
+    values = [f"{v:.4f}" for v in rng.normal(size=200)]
+    for row in range(0, 200, 3):  # 67 of 200 rows (34%) hold text
+        values[row] = f"n/a-{row}"
+    df = pd.DataFrame({"reading": values, "other": rng.normal(size=200)})
+    with pytest.raises(DataError, match=r"column 'reading' row 0: value 'n/a-0' is not a number, and 67 of its 200 "
+                                        r"values \(34%\) are text while 66% are numbers.*--drop-cols"):
+        TabularPreprocessor().fit(df)
+
+
+def test_column_mostly_text_stays_categorical():
+    df = pd.DataFrame({"size": ["S", "M", "L", "XL", "2", "3"] * 5, "x": np.arange(30.0) % 7})
+    pre = TabularPreprocessor().fit(df)  # 33% numbers: below the share, so a category column
+    assert pre.schema_.columns[0].kind == "categorical"
+
+
+# --- large finite values --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scaling", ["standard", "minmax"])
+def test_huge_finite_values_scale_without_overflow(scaling):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})
+    df.loc[0, "a"], df.loc[1, "b"], df.loc[2, "b"] = 1e200, 1e300, -1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy overflow RuntimeWarnings fail the test
+        pre = TabularPreprocessor(scaling=scaling).fit(df)
+        out = pre.transform(df)
+    assert np.isfinite(out).all()
+    assert out[:, 0].argmax() == 0 and out[:, 1].argmax() == 1 and out[:, 1].argmin() == 2
+    assert all(np.isfinite(stat["scale"]) and stat["scale"] > 1 for stat in pre.column_stats_)
+
+
+def test_value_too_large_for_float32_is_named():
+    df = pd.DataFrame({"a": [*range(1, 20), 1e200], "b": np.arange(20.0)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pre = TabularPreprocessor(scaling="robust").fit(df)
+        with pytest.raises(DataError, match=r"column 'a' row 19: value 1e\+200 is .* after robust scaling, beyond "
+                                            r"the float32 range"):
+            pre.transform(df)
+
+
+# --- dates, ids, dropped columns ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def payments() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    n = 120
+    return pd.DataFrame(
+        {
+            "amount": rng.gamma(2.0, 30.0, n),
+            "when": pd.date_range("2024-01-01 08:00", periods=n, freq="7h"),
+            "txn": [f"T{i:06d}" for i in range(n)],
+            "row_number": np.arange(1, n + 1),
+            "customer_id": rng.choice(10**6, n, replace=False),  # unique, not evenly spaced: an id by its name
+            "country": rng.choice(["fr", "de"], n),
+        }
+    )
+
+
+def test_datetime_column_becomes_cyclic_features(payments):
+    df = payments[["amount", "when", "country"]]
+    pre = TabularPreprocessor().fit(df)
+    assert pre.schema_.columns[1].kind == "datetime"
+    names = pre.feature_names_out_
+    assert [n for n in names if n.startswith("when=")] == [
+        "when=hour_sin", "when=hour_cos", "when=weekday_sin", "when=weekday_cos", "when=yearday_sin", "when=yearday_cos"
+    ]
+    out = pre.transform(df)
+    hour_sin = names.index("when=hour_sin")
+    expected = np.sin(2 * np.pi * df["when"].dt.hour.to_numpy() / 24)
+    np.testing.assert_allclose(out[:, hour_sin], expected, atol=1e-6)
+    # a year later the same hours and weekdays give features in the fitted range: not every row an outlier
+    later = df.assign(when=df["when"] + pd.Timedelta(days=364))
+    np.testing.assert_allclose(pre.transform(later)[:, hour_sin], out[:, hour_sin], atol=1e-6)
+    assert np.abs(pre.transform(later)[:, hour_sin:]).max() <= 1.0 + 1e-6
+
+
+def test_date_text_and_round_trip(payments, tmp_path):
+    text = payments[["amount", "when"]].assign(when=payments["when"].dt.strftime("%Y-%m-%d %H:%M"))
+    pre = TabularPreprocessor().fit(text)
+    assert pre.schema_.columns[1].kind == "datetime"
+    again = TabularPreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    np.testing.assert_array_equal(again.transform(payments[["amount", "when"]]), pre.transform(text))
+    with pytest.raises(SchemaError, match=r"column 'when' row 0: value 'yesterday' is not a date"):
+        again.transform(text.assign(when="yesterday"))
+
+
+def test_missing_dates_are_imputed_with_a_warning(payments):
+    df = payments[["amount", "when"]].copy()
+    df.loc[3, "when"] = pd.NaT
+    with pytest.warns(MissingValuesWarning, match=r"'when': 1 missing"):
+        out = TabularPreprocessor().fit_transform(df)
+    assert np.isfinite(out).all()
+
+
+def test_id_like_columns_are_left_out_with_a_warning(payments):
+    with pytest.warns(ExcludedColumnsWarning, match=r"left out column\(s\) \['customer_id', 'row_number', 'txn'\]"):
+        pre = TabularPreprocessor().fit(payments)
+    kinds = {c.name: c.kind for c in pre.schema_.columns}
+    assert kinds == {"amount": "numeric", "when": "datetime", "txn": "ignored", "row_number": "ignored",
+                     "customer_id": "ignored", "country": "categorical"}
+    assert not any(n.startswith(("txn", "row_number", "customer_id")) for n in pre.feature_names_out_)
+    # present or absent when scoring, ids change nothing
+    np.testing.assert_array_equal(
+        pre.transform(payments), pre.transform(payments.drop(columns=["txn", "row_number", "customer_id"]))
+    )
+
+
+def test_unique_amounts_and_small_tables_are_not_ids():
+    amounts = pd.DataFrame({"cents": np.arange(30) ** 2 + 7, "x": np.arange(30.0) % 4})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExcludedColumnsWarning)
+        assert TabularPreprocessor().fit(amounts).schema_.columns[0].kind == "numeric"
+        small = pd.DataFrame({"name": ["ann", "bob", "cy"], "x": [1.0, 2.0, 3.0]})
+        assert TabularPreprocessor().fit(small).schema_.columns[0].kind == "categorical"
+
+
+def test_drop_columns_and_id_column(payments):
+    df = payments[["amount", "txn", "country"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExcludedColumnsWarning)  # a named id column is not warned about
+        pre = TabularPreprocessor(drop_columns=("country",), id_column="txn").fit(df)
+    assert pre.feature_names_out_ == ["amount"]
+    assert [c.reason for c in pre.schema_.columns] == [None, "id column (id_column)", "dropped (drop_columns)"]
+    again = TabularPreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    assert (again.drop_columns, again.id_column) == (("country",), "txn")
+    np.testing.assert_array_equal(again.transform(df[["amount"]]), pre.transform(df))
+    with pytest.raises(DataError, match=r"column\(s\) \['nope'\] to leave out are not in the table"):
+        TabularPreprocessor(drop_columns=("nope",)).fit(df)
+    with pytest.raises(DataError, match="no feature column is left"):
+        TabularPreprocessor(drop_columns=("amount", "country"), id_column="txn").fit(df)
+    with pytest.raises(ParameterError, match="drop_columns='amount' must be a tuple"):
+        TabularPreprocessor(drop_columns="amount").fit(df)
+
+
+# --- the missing-value warning is said once --------------------------------------------------------------------
+
+
+def test_missing_value_warning_is_not_repeated_for_the_fitted_table(mixed):
+    df = mixed.copy()
+    df.loc[[1, 2], "height"] = np.nan
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pre = TabularPreprocessor()
+        pre.fit(df)
+        pre.transform(df)
+        pre.transform(df)
+    assert [str(w.message)[:4] for w in caught if w.category is MissingValuesWarning] == ["fit:"]
+    new = df.copy()
+    new.loc[5, "height"] = np.nan
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pre.transform(new)
+    assert [str(w.message) for w in caught if w.category is MissingValuesWarning] == [
+        "transform: filled missing/infinite values with the fitted median (numeric) or most frequent category: "
+        "column 'height': 3 missing"
+    ]

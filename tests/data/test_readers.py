@@ -216,3 +216,167 @@ def test_non_binary_labels(tmp_path, values, bad):
     pd.DataFrame({"x": [1, 2, 3, 4], "y": values}).to_csv(path, index=False)
     with pytest.raises(DataError, match=f"label column 'y' {bad}"):
         read_table(path, label_col="y")
+
+
+# --- hostile HDF5 (MATLAB v7.3) files: nothing outside the file is ever read -------------------------------
+
+SECRET = np.arange(40, dtype="<f8") * 1000.0 + 0.123  # distinctive values that must never show up
+
+
+@pytest.fixture()
+def secret(tmp_path):
+    path = tmp_path / "secret.bin"
+    path.write_bytes(SECRET.tobytes())
+    return path
+
+
+def _mat_with_external_x(path, secret):
+    import h5py
+
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("X", shape=(4, 10), dtype="<f8", external=[(str(secret), 0, SECRET.nbytes)])
+        handle["y"] = np.zeros((1, 10))
+
+
+def _mat_with_external_y(path, secret):
+    import h5py
+
+    with h5py.File(path, "w") as handle:
+        handle["X"] = np.ones((4, 10))
+        handle.create_dataset("y", shape=(1, 10), dtype="<f8", external=[(str(secret), 0, 80)])
+
+
+def _mat_with_virtual_x(path, secret):
+    import h5py
+
+    source = path.with_name("source.h5")
+    with h5py.File(source, "w") as handle:
+        handle["d"] = SECRET.reshape(4, 10)
+    layout = h5py.VirtualLayout(shape=(4, 10), dtype="<f8")
+    layout[:] = h5py.VirtualSource(str(source), "d", shape=(4, 10))
+    with h5py.File(path, "w") as handle:
+        handle.create_virtual_dataset("X", layout)
+
+
+def _mat_with_linked_x(path, secret):
+    import h5py
+
+    source = path.with_name("source.h5")
+    with h5py.File(source, "w") as handle:
+        handle["d"] = SECRET.reshape(4, 10)
+    with h5py.File(path, "w") as handle:
+        handle["X"] = h5py.ExternalLink(str(source), "d")
+
+
+@pytest.mark.parametrize(
+    ("craft", "message"),
+    [
+        (_mat_with_external_x, r"'X' keeps its data in an external file"),
+        (_mat_with_external_y, r"'y' keeps its data in an external file"),
+        (_mat_with_virtual_x, r"'X' is a virtual dataset"),
+        (_mat_with_linked_x, r"'X' is a link to another file"),
+    ],
+)
+def test_hdf5_data_outside_the_file_is_refused(tmp_path, secret, craft, message):
+    path = tmp_path / "crafted.mat"
+    craft(path, secret)
+    with pytest.raises(DataError, match=message):
+        read_table(path)
+
+
+def test_hdf5_external_secret_is_never_read(tmp_path, secret, monkeypatch):
+    """The refusal comes before h5py reads a value: reading the dataset would have returned the secret."""
+    import h5py
+
+    path = tmp_path / "crafted.mat"
+    _mat_with_external_x(path, secret)
+    reads = []
+    original = h5py.Dataset.__getitem__
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", lambda self, key: reads.append(self.name) or original(self, key))
+    monkeypatch.setattr(h5py.Dataset, "__array__", lambda self, *a, **k: reads.append(self.name) or original(self, ()))
+    with pytest.raises(DataError, match="external file"):
+        read_table(path)
+    assert reads == []
+
+
+def test_hdf5_v73_mat_inside_the_file_reads(tmp_path):
+    import h5py
+
+    path = tmp_path / "odds.mat"
+    with h5py.File(path, "w") as handle:  # MATLAB v7.3 stores arrays transposed
+        handle["X"] = np.arange(12.0).reshape(3, 4)
+        handle["y"] = np.array([[0.0, 1.0, 0.0, 0.0]])
+    table = read_table(path)
+    assert table.frame.shape == (4, 3) and table.labels.tolist() == [0, 1, 0, 0]
+
+
+# --- labels in .npz / .mat -------------------------------------------------------------------------------------
+
+
+def test_fractional_npz_and_mat_labels_are_refused_not_cut(tmp_path):
+    npz = tmp_path / "frac.npz"
+    np.savez(npz, X=np.ones((5, 2)), y=np.array([0.0, 0.4, 1.7, 0.0, 1.0]))
+    with pytest.raises(DataError, match=r"label 'y' row 1 is 0.4; expected 0 or 1 \(2 of 5 labels"):
+        read_table(npz)
+    mat = tmp_path / "frac.mat"
+    scipy.io.savemat(mat, {"X": np.ones((3, 2)), "y": np.array([[0.0], [1.0], [1.7]])})
+    with pytest.raises(DataError, match=r"label 'y' row 2 is 1.7"):
+        read_table(mat)
+    whole = tmp_path / "whole.npz"
+    np.savez(whole, X=np.ones((3, 2)), y=np.array([0.0, 1.0, 1.0]))
+    assert read_table(whole).labels.tolist() == [0, 1, 1]
+
+
+# --- CSV delimiters, headers, encodings ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_other_delimiters_are_detected(tmp_path, frame, sep):
+    path = tmp_path / "toy.csv"
+    frame.to_csv(path, index=False, sep=sep)
+    _check_round_trip(read_table(path, label_col="label"), frame, "toy")
+
+
+def test_semicolon_csv_with_decimal_commas(tmp_path):
+    path = tmp_path / "eu.csv"
+    path.write_text("temp;site;label\n1,5;a;0\n-2,25;b;1\n3,0;a;0\n")
+    table = read_table(path, label_col="label")
+    assert table.frame["temp"].tolist() == [1.5, -2.25, 3.0]
+    assert table.frame["site"].tolist() == ["a", "b", "a"]
+
+
+def test_comma_wins_when_it_splits_every_line(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text("note,x\nred;blue,1\ngreen;red,2\n")
+    assert read_table(path).frame.columns.tolist() == ["note", "x"]
+
+
+def test_explicit_sep_and_undecidable_delimiter(tmp_path):
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("a;b;c\n1;2\n3;4;5;6\n")
+    with pytest.raises(DataError, match=r"cannot tell its delimiter .*semicolon.*--sep"):
+        read_table(ragged)
+    path = tmp_path / "semi.csv"
+    path.write_text("a;b\n1;2\n3;4\n")
+    assert read_table(path, sep=";").frame.columns.tolist() == ["a", "b"]
+    assert read_table(path, sep=",").frame.columns.tolist() == ["a;b"]  # asked for, so obeyed
+    tabbed = tmp_path / "tab.csv"
+    tabbed.write_text("a\tb\n1\t2\n")
+    assert read_table(tabbed, sep="\\t").frame.columns.tolist() == ["a", "b"]
+
+
+def test_repeated_header_names_are_refused(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("a,a,b,b\n1,2,3,4\n")
+    with pytest.raises(DataError, match=r"header repeats 'a' \(columns 1, 2\); 'b' \(columns 3, 4\)"):
+        read_table(path)
+
+
+def test_encoding_option_and_hint(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("ville,x\nBéziers,1\nSète,2\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"not valid UTF-8 text .*--encoding latin-1"):
+        read_table(path)
+    assert read_table(path, encoding="latin-1").frame["ville"].tolist() == ["Béziers", "Sète"]
+    with pytest.raises(DataError, match="encoding 'klingon' is not known"):
+        read_table(path, encoding="klingon")

@@ -89,5 +89,20 @@ def test_validate_rejects_a_kind_change_to_dates(frame):
 def test_duplicate_and_unsupported_columns():
     with pytest.raises(SchemaError, match=r"\['a'\] appear more than once"):
         Schema.from_frame(pd.DataFrame([[1, 2]], columns=["a", "a"]))
-    with pytest.raises(SchemaError, match="column 'when' has dtype datetime64"):
-        Schema.from_frame(pd.DataFrame({"when": pd.to_datetime(["2024-01-01"])}))
+    with pytest.raises(SchemaError, match="column 'z' has dtype complex128, which is neither"):
+        Schema.from_frame(pd.DataFrame({"z": [1 + 2j]}))
+
+
+def test_datetime_and_ignored_columns_round_trip_and_validate():
+    df = pd.DataFrame({"when": pd.to_datetime(["2024-01-01 10:00", "2024-01-02 00:00"]), "id": ["a", "b"], "x": [1.0, 2.0]})
+    schema = Schema.from_frame(df, ignored={"id": "id column"})
+    assert [(c.name, c.kind) for c in schema.columns] == [("when", "datetime"), ("id", "ignored"), ("x", "numeric")]
+    again = Schema.from_dict(schema.to_dict())
+    assert again.columns[1].reason == "id column"
+    # date text is parsed; an ignored column may be absent; a value that is no date is named
+    out = again.validate(pd.DataFrame({"when": ["2024-03-01 12:30"], "x": [3.0]}))
+    assert out["when"].dt.hour.tolist() == [12] and out["id"].isna().all()
+    with pytest.raises(SchemaError, match=r"column 'when' row 1: value 'soon' is not a date"):
+        again.validate(pd.DataFrame({"when": ["2024-03-01", "soon"], "x": [3.0, 4.0]}))
+    with pytest.raises(SchemaError, match=r"missing column\(s\) \['x'\]"):
+        again.validate(pd.DataFrame({"when": ["2024-03-01"]}))

@@ -16,6 +16,7 @@ from metaad.evaluation import (
     roc_curve_figure,
     score_histogram,
 )
+from metaad.evaluation.plots import is_heavy_tailed
 from metaad.exceptions import DataError, ParameterError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -87,3 +88,27 @@ def test_data_uri_is_png(labelled):
     prefix = "data:image/png;base64,"
     assert uri.startswith(prefix)
     assert base64.b64decode(uri[len(prefix):]).startswith(PNG_MAGIC)
+
+
+def _filled_bins(fig: Figure) -> int:
+    return sum(patch.get_height() > 0 for patch in fig.axes[0].patches)
+
+
+def test_heavy_tailed_scores_get_a_log_axis():
+    rng = np.random.default_rng(0)
+    bulk = rng.gamma(2.0, 0.05, 4000)  # nearly every score near 0.1 ...
+    scores = np.r_[bulk, rng.uniform(100, 140, 40)]  # ... and a few near 140, as shuttle's kNN scores
+    fig = score_histogram(scores, threshold=1.0)
+    assert fig.axes[0].get_xscale() == "log"
+    assert "logarithmic" in fig.axes[0].get_title()
+    assert _filled_bins(fig) >= 15  # the bulk is spread over many bins, not squeezed into one
+    with_zero = score_histogram(np.r_[0.0, -bulk, scores], threshold=1.0)
+    assert with_zero.axes[0].get_xscale() == "symlog"
+    assert _filled_bins(with_zero) >= 15
+
+
+def test_ordinary_scores_keep_a_linear_axis(labelled):
+    _, scores = labelled
+    fig = score_histogram(scores, threshold=1.0)
+    assert fig.axes[0].get_xscale() == "linear" and fig.axes[0].get_title() == "Score distribution"
+    assert not is_heavy_tailed(np.random.default_rng(1).exponential(size=10_000))

@@ -186,3 +186,42 @@ def test_validation(data, tmp_path):
     with pytest.raises(ParameterError, match="threshold"):
         write_report(tmp_path / "a.html", scores=scores, threshold=float("nan"), **common)
     assert not (tmp_path / "a.html").exists()
+
+
+def _text(html_page: str) -> str:
+    import html
+
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html_page))).replace(" ,", ",")
+
+
+def test_chosen_configuration_heads_the_report(data, tmp_path):
+    frame, _, scores, _ = data
+    selected = {"config_id": "knn-1a2b", "family": "knn", "params": {"n_neighbors": 10, "method": "largest"},
+                "predicted_auroc": 0.8123}
+    text = write_report(tmp_path / "r.html", scores=scores, threshold=0.5, frame=frame, title="T",
+                        detector_name="auto", params={"contamination": 0.1, "prior_strength": 20},
+                        selected=selected).read_text()
+    plain = _text(text)
+    assert "Detector: knn (configuration knn-1a2b), chosen by auto, predicted AUROC 0.812" in plain
+    header = plain[: plain.index("Summary")]
+    assert header.index("n_neighbors 10") < header.index("Settings of auto itself") < header.index("prior_strength")
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"threshold": "fpr:0.01", "contamination": 0.1},
+         "It flags 10% of these rows, not 1%: on the training table the top 10% of scores (contamination=0.1) are "
+         "set aside as suspected anomalies and the threshold is the 99% quantile of the rest, so about 10% + 1% of "
+         "the remaining 90% = 10.9% of training rows are flagged."),
+        ({"threshold": None, "contamination": 0.05},
+         "Threshold rule: the top 5% of training scores (contamination=0.05). It flags 10% of these rows."),
+        ({"threshold": 0.5}, "Threshold rule: the fixed value 0.5. It flags 10% of these rows."),
+    ],
+)
+def test_summary_states_flag_rate_against_the_rule(tmp_path, params, expected):
+    scores = np.r_[np.zeros(90), np.ones(10)]
+    frame = pd.DataFrame({"x": scores})
+    text = write_report(tmp_path / "r.html", scores=scores, threshold=0.5, frame=frame, title="T",
+                        detector_name="knn", params=params).read_text()
+    assert expected.replace("10% of these", "10.0% of these") in _text(text)
