@@ -72,6 +72,25 @@ class DetectResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
+def _split_known_anomalies(frame: pd.DataFrame, column: str | None, det: Any, source: str) -> tuple[pd.DataFrame, Any]:
+    """The table without the known-anomalies column, and that column as 0/1 (empty cells: 0, unknown)."""
+    if column is None:
+        return frame, None
+    if column not in frame.columns:
+        raise DataError(f"{source}: no column {column!r} for the known anomalies; columns: {', '.join(map(str, frame.columns))}")
+    if not getattr(det, "_uses_labels", False):
+        raise ParameterError(f"{det.registry_name} does not learn from known anomalies; use auto or devnet "
+                             "(or --label-col to evaluate with labels)")
+    known = pd.to_numeric(frame[column], errors="coerce")
+    bad = known.notna() & ~known.isin((0, 1))
+    text = frame[column].notna() & known.isna()
+    if bad.any() or text.any():
+        row = int(np.flatnonzero((bad | text).to_numpy())[0])
+        raise DataError(f"{source}: column {column!r} must hold 1 (known anomaly), 0 or nothing (unknown); "
+                        f"row {row} holds {frame[column].iloc[row]!r}")
+    return frame.drop(columns=[column]), known.fillna(0).astype(int).to_numpy()
+
+
 def load_input(
     source: str, label_col: str | None = None, *, sep: str | None = None, encoding: str | None = None
 ) -> Table:
@@ -106,6 +125,7 @@ def detect(
     force: bool = False,
     drop_cols: tuple[str, ...] = (),
     id_col: str | None = None,
+    known_anomalies_col: str | None = None,
 ) -> DetectResult:
     """Fit ``detector`` on ``table`` without labels, score every row and write the outputs.
 
@@ -113,6 +133,9 @@ def detect(
     and label when known), ``metrics.json``, ``report.html`` and ``model/`` (load with :func:`metaad.load`).
     Missing values are imputed with a warning (``missing="impute"``) or refused (``missing="error"``).
     ``drop_cols`` are never features; ``id_col`` is not a feature and is copied into ``scores.csv``.
+    ``known_anomalies_col`` names a column marking rows known to be anomalies (1; 0 or empty = unknown): it is
+    not a feature, and it is given to ``fit(X, y)`` of a detector that learns from a few labels (``auto``,
+    ``devnet``), unlike the label column, which only evaluates.
 
     The output folder is replaced as a whole, atomically. An existing ``out_dir`` is replaced only if metaad
     wrote it (it holds the marker file ``.metaad-output``, or only the four outputs above) or is empty;
@@ -133,13 +156,14 @@ def detect(
         raise DataError(f"{table.source} has {len(frame)} row(s); at least 2 are needed to fit a detector")
     if id_col in ("row", "score", "is_anomaly", "label"):
         raise ParameterError(f"id column {id_col!r} would clash with a column of scores.csv; rename it")
+    frame, known = _split_known_anomalies(frame, known_anomalies_col, det, table.source)
     target = Path(out_dir) if out_dir is not None else Path("metaad-out") / table.name
     check = None if force else _refuse_foreign_folder
     _check_output_folder(target, check)  # before fitting: a refused folder fails at once, not after training
     preprocessor = TabularPreprocessor(missing=missing, drop_columns=tuple(drop_cols), id_column=id_col)
     pipeline = AnomalyPipeline(det, preprocessor)
     start = time.perf_counter()
-    pipeline.fit(frame)
+    pipeline.fit(frame, known)
     fit_seconds = time.perf_counter() - start
     # The table is the training data: its scores are the training scores, the ones ``threshold_`` was
     # computed from. Re-scoring it as new data differs for neighbour-based detectors (a row is then its own

@@ -107,7 +107,7 @@ FLAG_LABELS = {
     "--param": "KEY=VALUE", "--missing": "impute|error", "--data": "PATH", "--zoo": "NAME",
     "--detectors": "NAME,NAME,...", "--seeds": "INT,INT,...", "--engine": "local|ray", "--ray-address": "ADDRESS",
     "--time-limit": "SECONDS", "--results": "FILE", "--family": "FAMILY", "--knowledge-dir": "DIR", "--path": "DIR",
-    "--sep": "CHAR", "--encoding": "CODEC", "--drop-cols": "COLUMN,...", "--id-col": "COLUMN",
+    "--sep": "CHAR", "--encoding": "CODEC", "--drop-cols": "COLUMN,...", "--id-col": "COLUMN", "--known-anomalies-col": "COLUMN",
 }
 _TYPE_LABELS = {int: "INT", float: "NUMBER", str: "TEXT", Path: "PATH"}
 

@@ -49,6 +49,9 @@ def detect(
     encoding: Optional[str] = typer.Option(None, "--encoding", help="CSV text encoding (default UTF-8), e.g. latin-1."),
     drop_cols: Optional[str] = typer.Option(None, "--drop-cols", help="Comma-separated columns that are not features."),
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Row id column: not a feature, copied into scores.csv."),
+    known_anomalies_col: Optional[str] = typer.Option(
+        None, "--known-anomalies-col",
+        help="Column marking rows known to be anomalies (1; 0 or empty = unknown), given to fit(X, y) of auto or devnet. Not a feature; unlike --label-col it is learned from."),
 ) -> None:
     """Fit a detector on a table without labels; write scores, metrics, an HTML report and the model."""
     from metaad.detection import detect as run_detect
@@ -66,6 +69,7 @@ def detect(
             table, detector=detector, contamination=contamination, seed=seed, threshold=value,
             params=_parse_params(param), out_dir=out, missing=missing, force=force,
             drop_cols=tuple(c.strip() for c in (drop_cols or "").split(",") if c.strip()), id_col=id_col,
+            known_anomalies_col=known_anomalies_col,
         )
     m = result.metrics
     console.print(Text.assemble(
