@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="500,5000,50000",
                         help="row counts each dataset runs at (a dataset smaller than a size runs at its own size)")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--engine", default="local", choices=("local", "ray"), help="where trials run (ray: a cluster)")
+    parser.add_argument("--ray-address", default=None, help="a running Ray cluster (default: start a local one)")
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--results", default="benchmarks/results/knowledge_trials.parquet")
     parser.add_argument("--out", default="metaad/knowledge")
@@ -71,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         keys = {t.key for t in trials}
         frame = frame[[k in keys for k in zip(frame["dataset"], frame["config_id"], frame["seed"], frame["n_rows"])]]
     else:
-        frame = run_benchmark(trials, args.results, workers=args.workers, time_limit=args.time_limit, progress=progress)
+        frame = run_benchmark(trials, args.results, engine=args.engine, workers=args.workers, time_limit=args.time_limit,
+                              ray_address=args.ray_address, progress=progress)
     elapsed = time.perf_counter() - start
     log.info("benchmark: %d rows (%s) in %.0f s this run", len(frame), frame["status"].value_counts().to_dict(), elapsed)
     if args.benchmark_only:
@@ -108,7 +111,7 @@ def write_report(args: argparse.Namespace, kb, frame, command: str, wall: float)
         "anomalies kept; a dataset smaller than a size runs at its own size), the standard stratified 70/30 split per seed, "
         "StandardScaler fit on the training part, unsupervised fit, AUROC/AP on the test part; fit and score seconds "
         "recorded for every trial; `ocsvm` is not fitted on more than 10,000 training rows (status `skipped`);",
-        f"- engine: local, {args.workers} worker process(es) with one torch/BLAS thread each, `nice`, time limit "
+        f"- engine: {args.engine}, {args.workers} worker process(es) with one torch/BLAS thread each, `nice`, time limit "
         f"{args.time_limit:g} s per trial;",
         f"- **wall time: {wall:.0f} s ({wall / 3600:.1f} h)**{f' ({args.wall_note})' if args.wall_note else ''}; summed fit+score "
         f"time of the finished trials {compute:.0f} s;",
