@@ -59,7 +59,7 @@ def test_unregistered_detector_name_is_not_imported(tmp_path, X) -> None:
     document = json.loads((folder / "detector.json").read_text())
     document["detector"] = "os.system"
     (folder / "detector.json").write_text(json.dumps(document))
-    with pytest.raises(metaad.ParameterError, match="unknown detector"):
+    with pytest.raises(ModelFileError, match="detector.json: field 'detector': unknown detector 'os.system'"):
         metaad.load(folder)
 
 
