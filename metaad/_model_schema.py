@@ -199,13 +199,13 @@ def check_finite(arrays: dict[str, np.ndarray], where: str, prefix: str = "") ->
                                  f"{tuple(int(i) for i in index)}: the saved state is corrupt")
 
 
-def _need(arrays: dict[str, np.ndarray], key: str, ndim: int, where: str, prefix: str) -> np.ndarray:
+def _need(arrays: dict[str, np.ndarray], key: str, ndim: int, where: str, prefix: str, dtype: str = "float64") -> np.ndarray:
     if key not in arrays:
         raise _array_problem(where, prefix + key, "is missing: the model is incomplete")
     value = arrays[key]
-    if value.ndim != ndim or value.size == 0 or value.dtype.kind != "f":
+    if value.ndim != ndim or value.size == 0 or value.dtype != np.dtype(dtype):
         raise _array_problem(where, prefix + key, f"has shape {value.shape} and dtype {value.dtype}; expected a "
-                             f"non-empty {ndim}-D float array")
+                             f"non-empty {ndim}-D {dtype} array")
     return value
 
 
@@ -296,8 +296,8 @@ def _check_deep(detector: Any, fitted: dict[str, Any], arrays: dict[str, np.ndar
     if arch.activation not in ACTIVATIONS:
         raise ModelFileError(f"{where.json}: field '{where.field('fitted.architecture.activation')}': "
                              f"{arch.activation!r} is not one of {', '.join(ACTIVATIONS)}")
-    mean = _need(arrays, "scaler_mean", 1, where.arrays, where.key)
-    scale = _need(arrays, "scaler_scale", 1, where.arrays, where.key)
+    mean = _need(arrays, "scaler_mean", 1, where.arrays, where.key, "float32")
+    scale = _need(arrays, "scaler_scale", 1, where.arrays, where.key, "float32")
     _need(arrays, "decision_scores", 1, where.arrays, where.key)
     n_features = math.prod(meta.feature_shape)
     if mean.shape != (n_features,) or scale.shape != (n_features,):
@@ -374,11 +374,11 @@ def check_detector(document: Any, arrays: dict[str, np.ndarray], where: _Where |
     if not isinstance(where, _Where):
         where = _Where(str(where[0]), "", str(where[1]), "")
     doc = validate(DetectorDocument, document, where.json, where.loc)
+    if nested and doc.detector == "auto":
+        raise ModelFileError(f"{where.json}: field '{where.field('detector')}': an auto model cannot be a member")
     detector = _check_params(doc, where)
     check_finite(arrays, where.arrays, where.key)
-    if isinstance(detector, AutoDetector):
-        if nested:
-            raise ModelFileError(f"{where.json}: field '{where.field('detector')}': an auto model cannot be a member")
+    if isinstance(detector, AutoDetector) and not nested:
         n_features = _check_auto(detector, doc.fitted, arrays, where)
     elif isinstance(detector, BaseDeepDetector):
         n_features = _check_deep(detector, doc.fitted, arrays, where)
@@ -398,11 +398,11 @@ def check_manifest(document: Any, folder: Path) -> Manifest:
     if not isinstance(document, dict):
         raise ModelFileError(f"{path}: the document is {type(document).__name__}, not an object: not a metaad model")
     if document.get("format") != FORMAT:
-        raise ModelFileError(f"{folder} is not a metaad model (format {document.get('format')!r})")
+        raise ModelFileError(f"{path}: field 'format': {folder} is not a metaad model (format {document.get('format')!r})")
     version = document.get("format_version")
     if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise ModelFileError(
-            f"{folder} was written in model format {version!r} by metaad {document.get('metaad_version')}; "
+            f"{path}: {folder} was written in model format {version!r} by metaad {document.get('metaad_version')}; "
             f"this metaad ({__version__}) reads format {FORMAT_VERSION} and older: upgrade metaad"
         )
     return validate(Manifest, document, str(path))

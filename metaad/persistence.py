@@ -82,8 +82,10 @@ def _build(plan: DetectorPlan) -> Any:
     """Restore the checked detector's fitted state; a failure still reads as a model-file error naming the file."""
     try:
         plan.detector._set_fitted_state(plan.arrays, plan.fitted)
-    except ModelFileError:
-        raise
+    except ModelFileError as exc:
+        if plan.where in str(exc):
+            raise
+        raise ModelFileError(f"{plan.where}: {exc}") from None
     except MetaADError as exc:
         raise ModelFileError(f"{plan.where}: the saved state cannot be restored: {exc}") from None
     except Exception as exc:  # a combination the schema let through; still a model-file error, never a traceback
