@@ -135,10 +135,16 @@ def save(model: Any, path: str | os.PathLike[str]) -> Path:
 def load(path: str | os.PathLike[str]) -> Any:
     """Load a model saved by :func:`save`; executes no code from the file.
 
+    The whole folder is checked before anything is built (see :mod:`metaad._model_schema`): only regular files
+    inside it are read (links and special files are refused), every JSON document must match its schema,
+    every parameter the detector's constraints (and :data:`~metaad._model_schema.LOAD_LIMITS`), and every
+    array its expected name, dtype and shape with finite values.
+
     Raises
     ------
     ModelFileError
-        When ``path`` is not a metaad model, is incomplete, or was written by an incompatible format version.
+        When ``path`` is not a metaad model, is incomplete, damaged or tampered with (the message names the
+        file and the field or array), or was written by an incompatible format version.
     """
     from metaad.pipeline import AnomalyPipeline
 

@@ -131,6 +131,10 @@ def _replace_file(name: str, how: str) -> Callable[[Path], None]:
         elif how == "huge":
             with open(path, "wb") as handle:  # sparse: costs no disk
                 handle.truncate(65 * 1024 * 1024)
+        elif how == "padded":  # good content followed by a sparse terabyte: refused before reading it
+            path.write_bytes(original)
+            with open(path, "r+b") as handle:
+                handle.truncate(2**40)
         elif how == "truncated":
             path.write_bytes(original[: len(original) // 2])
         elif how == "nested":
@@ -177,7 +181,8 @@ JSON_FILES = {"iforest": ("manifest.json", "detector.json", "preprocessor.json",
               "auto": ("manifest.json", "detector.json")}
 FILE_DAMAGE = ("delete", "directory", "dev-zero", "link-outside", "link-inside", "huge", "truncated", "nested", "empty",
                "garbage", "[]", "null", "text", "{}", "unclosed")
-ARRAY_FILE_DAMAGE = ("delete", "directory", "dev-zero", "link-outside", "truncated", "empty", "garbage")
+ARRAY_FILE_DAMAGE = ("delete", "directory", "dev-zero", "link-outside", "truncated", "empty", "garbage", "huge",
+                     "padded")
 #: Fields of each JSON file, by kind (lists by their first item); every one gets every value of VALUES.
 FIELDS: dict[str, dict[str, tuple[tuple[Any, ...], ...]]] = {
     "manifest.json": {k: (("format",), ("format_version",), ("metaad_version",), ("kind",), ("detector",)) for k in KINDS},
