@@ -178,10 +178,10 @@ def validate(model: type[BaseModel], data: Any, where: str, prefix: str = "") ->
         first = errors[0]
         loc = _location(tuple(p for p in (prefix, *first["loc"]) if p != ""))
         got = repr(first.get("input"))
-        got = got if len(got) <= 60 else got[:57] + "..."
+        got = "" if first["type"] == "missing" else f" (got {got if len(got) <= 60 else got[:57] + '...'})"
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         field = f"field '{loc}'" if loc else "the document"
-        raise ModelFileError(f"{where}: {field}: {first['msg']} (got {got}){more}") from None
+        raise ModelFileError(f"{where}: {field}: {first['msg']}{got}{more}") from None
 
 
 def _array_problem(where: str, key: str, problem: str) -> ModelFileError:
@@ -263,7 +263,8 @@ def _check_params(document: DetectorDocument, where: _Where) -> Any:
     except Exception as exc:  # a check meeting a value of the wrong type (a string compared with a number)
         raise ModelFileError(f"{where.json}: field '{where.field('params')}' holds a value of the wrong type "
                              f"({type(exc).__name__}: {exc})") from None
-    if threads := getattr(detector, "n_threads", None):
+    threads = getattr(detector, "n_threads", None)
+    if threads is not None:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ModelFileError(f"{where.json}: field '{where.field('params.n_threads')}': expected None or a "
                                  f"positive integer, got {threads!r}")

@@ -292,6 +292,7 @@ def scratch(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("tampered")  # one folder for all cases: tmp_path per case doubles the time
 
 
+@pytest.mark.filterwarnings("ignore:max_samples:UserWarning")
 @pytest.mark.parametrize("case", CORRUPTIONS, ids=lambda c: c.id)
 def test_a_tampered_model_is_one_model_file_error_and_runs_no_code(case: Corruption, saved, frame, scratch) -> None:
     folder = scratch / "model"
