@@ -3,12 +3,15 @@ exception, and no code run, over a list of corruptions generated from real saved
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,26 @@ def _audit(event: str, args: tuple) -> None:
 
 
 sys.addaudithook(_audit)  # cannot be removed; it records only while a test switches it on
+
+
+@contextlib.contextmanager
+def watching_for_code(monkeypatch: pytest.MonkeyPatch) -> Iterator[list]:
+    """Record code being loaded or run in the block: audit events, and exec/eval/compile of strings (no event)."""
+    for name in ("exec", "eval", "compile"):
+        real = getattr(builtins, name)
+
+        def recording(*args, _name=name, _real=real, **kwargs):
+            _watch["seen"].append((_name, repr(args)[:120]))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(builtins, name, recording)
+    _watch["seen"] = []
+    _watch["on"] = True
+    try:
+        yield _watch["seen"]
+    finally:
+        _watch["on"] = False
+        monkeypatch.undo()
 
 
 # ------------------------------------------------------------------------------------------ the models
@@ -294,30 +317,31 @@ def scratch(tmp_path_factory) -> Path:
 
 @pytest.mark.filterwarnings("ignore:max_samples:UserWarning")
 @pytest.mark.parametrize("case", CORRUPTIONS, ids=lambda c: c.id)
-def test_a_tampered_model_is_one_model_file_error_and_runs_no_code(case: Corruption, saved, frame, scratch) -> None:
+def test_a_tampered_model_is_one_model_file_error_and_runs_no_code(case: Corruption, saved, frame, scratch,
+                                                                    monkeypatch) -> None:
     folder = scratch / "model"
     for leftover in scratch.iterdir():
         shutil.rmtree(leftover) if leftover.is_dir() and not leftover.is_symlink() else leftover.unlink()
     shutil.copytree(saved[case.kind], folder, symlinks=True)
     case.apply(folder)
-    _watch["seen"] = []
-    _watch["on"] = True
-    try:
-        model = metaad.load(folder)
-        scores = model.decision_function(_inputs(case.kind, frame))
-    except ModelFileError as exc:
-        message = str(exc)
-        assert case.id not in ISSUE_CASES or __import__("re").search(ISSUE_CASES[case.id], message), message
+    with watching_for_code(monkeypatch) as code_run:
+        try:
+            model = metaad.load(folder)
+            scores = model.decision_function(_inputs(case.kind, frame))
+        except ModelFileError as exc:
+            error: ModelFileError | None = exc
+        else:
+            error = None
+    assert code_run == [], f"code ran while loading: {code_run[:3]}"
+    if error is not None:
+        message = str(error)
+        assert case.id not in ISSUE_CASES or re.search(ISSUE_CASES[case.id], message), message
         assert case.file in message or str(folder) in message, f"the error does not name {case.file}: {message}"
         assert "\n" not in message
-    else:
-        # damage that leaves a consistent model (a free-text field, weights set to zero) may load; it must work
+    else:  # damage that leaves a consistent model (a free-text field, weights set to zero) may load; it must work
         assert case.id not in ISSUE_CASES, f"{case.id} loaded"
         assert "-is-" not in case.id, f"{case.id} loaded"
         assert np.isfinite(scores).all()
-    finally:
-        _watch["on"] = False
-    assert _watch["seen"] == [], f"code ran while loading: {_watch['seen'][:3]}"
 
 
 # ------------------------------------------------------------------------------------------ the CLI
