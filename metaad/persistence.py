@@ -8,7 +8,10 @@ A saved model is a directory::
     preprocessor.json    (pipelines only) the fitted TabularPreprocessor state
 
 Loading never executes code from the file: no pickle, and the detector class is looked up by its
-registered name only.
+registered name only. Before anything is built, the whole folder is checked (:mod:`metaad._model_schema`):
+links and special files are refused, every document is validated against its schema, every parameter
+against the detector's constraints, and every array by name, shape and finiteness, so that a damaged or
+tampered folder gives one :class:`~metaad.exceptions.ModelFileError` naming the file and the field.
 """
 
 from __future__ import annotations
@@ -19,14 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 
 from metaad._io import atomic_directory, owned_folder_check
+from metaad._model_files import read_arrays, read_json, refuse_links
+from metaad._model_schema import FORMAT, FORMAT_VERSION, DetectorPlan, check_detector, check_manifest, check_pipeline, check_preprocessor
 from metaad._version import __version__
-from metaad.exceptions import ModelFileError
-
-FORMAT = "metaad-model"
-FORMAT_VERSION = 1
+from metaad.exceptions import MetaADError, ModelFileError
 
 
 def _json_safe(value: Any) -> Any:
@@ -76,32 +78,19 @@ def _write_detector(detector: Any, folder: Path) -> dict[str, Any]:
     return document
 
 
-def _read_detector(folder: Path) -> Any:
-    from metaad.detectors.registry import get_detector_info
-
-    document = _read_json(folder / "detector.json")
+def _build(plan: DetectorPlan) -> Any:
+    """Restore the checked detector's fitted state; a failure still reads as a model-file error naming the file."""
     try:
-        info = get_detector_info(document["detector"])
-        detector = info.cls(**_params_from_file(document["params"]))
-    except (KeyError, TypeError) as exc:
-        raise ModelFileError(f"{folder / 'detector.json'} is malformed: {exc}") from None
-    try:
-        arrays = load_file(str(folder / "detector.safetensors"))
-    except FileNotFoundError:
-        raise ModelFileError(f"{folder} has no detector.safetensors: the model is incomplete") from None
-    except Exception as exc:  # safetensors raises its own error types for corrupt files
-        raise ModelFileError(f"{folder / 'detector.safetensors'} cannot be read: {exc}") from None
-    detector._set_fitted_state(arrays, document["fitted"])
-    return detector
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ModelFileError(f"{path} is missing: not a complete metaad model directory") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path} is not valid JSON: {exc}") from None
+        plan.detector._set_fitted_state(plan.arrays, plan.fitted)
+    except ModelFileError as exc:
+        if plan.where in str(exc):
+            raise
+        raise ModelFileError(f"{plan.where}: {exc}") from None
+    except MetaADError as exc:
+        raise ModelFileError(f"{plan.where}: the saved state cannot be restored: {exc}") from None
+    except Exception as exc:  # a combination the schema let through; still a model-file error, never a traceback
+        raise ModelFileError(f"{plan.where}: the saved state cannot be restored ({type(exc).__name__}: {exc})") from None
+    return plan.detector
 
 
 def save(model: Any, path: str | os.PathLike[str]) -> Path:
@@ -148,27 +137,36 @@ def save(model: Any, path: str | os.PathLike[str]) -> Path:
 def load(path: str | os.PathLike[str]) -> Any:
     """Load a model saved by :func:`save`; executes no code from the file.
 
+    The whole folder is checked before anything is built (see :mod:`metaad._model_schema`): only regular files
+    inside it are read (links and special files are refused), every JSON document must match its schema,
+    every parameter the detector's constraints (and :data:`~metaad._model_schema.LOAD_LIMITS`), and every
+    array its expected name, dtype and shape with finite values.
+
     Raises
     ------
     ModelFileError
-        When ``path`` is not a metaad model, is incomplete, or was written by an incompatible format version.
+        When ``path`` is not a metaad model, is incomplete, damaged or tampered with (the message names the
+        file and the field or array), or was written by an incompatible format version.
     """
     from metaad.pipeline import AnomalyPipeline
 
     folder = Path(path)
     if not folder.is_dir():
         raise ModelFileError(f"{folder} is not a model directory (expected a folder written by metaad.save)")
-    manifest = _read_json(folder / "manifest.json")
-    if manifest.get("format") != FORMAT:
-        raise ModelFileError(f"{folder} is not a metaad model (format {manifest.get('format')!r})")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{folder} was written in model format {version!r} by metaad {manifest.get('metaad_version')}; "
-            f"this metaad ({__version__}) reads format {FORMAT_VERSION} and older: upgrade metaad"
-        )
-    if manifest.get("kind") == "pipeline":
-        return AnomalyPipeline._from_saved(folder, _read_detector(folder), _read_json(folder / "preprocessor.json"), _read_json(folder / "pipeline.json"))
-    if manifest.get("kind") == "detector":
-        return _read_detector(folder)
-    raise ModelFileError(f"{folder}/manifest.json names an unknown kind {manifest.get('kind')!r}")
+    refuse_links(folder)
+    manifest = check_manifest(read_json(folder, "manifest.json"), folder)
+    document = read_json(folder, "detector.json")
+    plan = check_detector(document, read_arrays(folder, "detector.safetensors"),
+                          (folder / "detector.json", folder / "detector.safetensors"))
+    if plan.detector.registry_name != manifest.detector:
+        raise ModelFileError(f"{folder / 'manifest.json'}: field 'detector': {manifest.detector!r} but detector.json "
+                             f"holds {plan.detector.registry_name!r}")
+    if manifest.kind == "pipeline":
+        state = check_preprocessor(read_json(folder, "preprocessor.json"), folder / "preprocessor.json", plan.n_features)
+        meta = check_pipeline(read_json(folder, "pipeline.json"), folder / "pipeline.json")
+        detector = _build(plan)
+        try:
+            return AnomalyPipeline._from_saved(folder, detector, state, meta)
+        except MetaADError as exc:
+            raise ModelFileError(f"{folder / 'preprocessor.json'}: the saved state cannot be restored: {exc}") from None
+    return _build(plan)

@@ -59,7 +59,7 @@ def test_unregistered_detector_name_is_not_imported(tmp_path, X) -> None:
     document = json.loads((folder / "detector.json").read_text())
     document["detector"] = "os.system"
     (folder / "detector.json").write_text(json.dumps(document))
-    with pytest.raises(metaad.ParameterError, match="unknown detector"):
+    with pytest.raises(ModelFileError, match="detector.json: field 'detector': unknown detector 'os.system'"):
         metaad.load(folder)
 
 
@@ -72,3 +72,14 @@ def test_refit_mismatch_is_detected(tmp_path, X) -> None:
     save_file(arrays, str(folder / "detector.safetensors"))
     with pytest.raises(ModelFileError, match="did not reproduce"):
         metaad.load(folder)
+
+
+def test_a_deep_model_saved_before_the_thread_count_was_recorded_still_loads(tmp_path, X) -> None:
+    det = metaad.make_detector("autoencoder", n_epochs=1, random_state=0).fit(X)
+    folder = metaad.save(det, tmp_path / "m")
+    document = json.loads((folder / "detector.json").read_text())
+    assert document["fitted"].pop("n_threads") == det.n_threads_ == 1
+    (folder / "detector.json").write_text(json.dumps(document))
+    loaded = metaad.load(folder)
+    assert loaded.n_threads_ is None and loaded._scoring_threads() == 1
+    np.testing.assert_array_equal(loaded.decision_function(X), det.decision_function(X))

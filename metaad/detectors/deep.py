@@ -28,6 +28,11 @@ from metaad.detectors.trainer import Trainer, TrainingHistory
 from metaad.device import default_num_threads, resolve_device, torch_threads
 from metaad.exceptions import ParameterError
 
+#: Torch threads of a network large enough to use several when ``n_threads`` is None: a fixed count rather than
+#: the machine's cores (4 is what machines with 4 or more cores used before), so that the same seed gives the
+#: same scores on any machine; fewer cores only make it slower.
+LARGE_NETWORK_THREADS = 4
+
 #: Parameters shared by every deep detector, with their defaults.
 DEEP_PARAMS: dict[str, Any] = {
     "hidden_sizes": None,
@@ -152,12 +157,26 @@ class BaseDeepDetector(BaseDetector):
 
     # ------------------------------------------------------------------ fit / score
     def _n_threads(self) -> int | None:
+        """Torch CPU threads for this network: ``n_threads``, else a count set by the network's size alone.
+
+        The count changes the order of floating-point reductions, hence the scores (by up to 5.7e-3 between 1
+        and 2 threads), so it never depends on the machine: a large network gets
+        :data:`LARGE_NETWORK_THREADS` whatever the number of cores. Fitting records it in ``n_threads_``,
+        which scoring and saved models reuse.
+        """
         if self.device_.type != "cpu":
             return None
         if self.n_threads is not None:
             return int(self.n_threads)
         n_params = sum(p.numel() for p in self.network_.parameters())
-        return default_num_threads(n_params, self.batch_size)
+        return default_num_threads(n_params, self.batch_size, cores=LARGE_NETWORK_THREADS)
+
+    def _scoring_threads(self) -> int | None:
+        """The thread count the model was trained with (``n_threads_``), so that scores match on any machine."""
+        if self.device_.type != "cpu":
+            return None
+        trained = getattr(self, "n_threads_", None)
+        return trained if trained is not None else self._n_threads()
 
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
         self.device_ = resolve_device(self.device)
@@ -178,7 +197,8 @@ class BaseDeepDetector(BaseDetector):
             )
             X_tensor = torch.from_numpy(self._scale(X)).to(self.device_)
             y_tensor = None if y is None else torch.from_numpy(np.asarray(y, dtype=np.float32)).to(self.device_)
-            with torch_threads(self._n_threads()):
+            self.n_threads_ = self._n_threads()
+            with torch_threads(self.n_threads_):
                 self.history_ = self._train(trainer, X_tensor, y_tensor)
                 self.decision_scores_ = self._score_tensor(X_tensor)
 
@@ -191,7 +211,7 @@ class BaseDeepDetector(BaseDetector):
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         X_tensor = torch.from_numpy(self._scale(X)).to(self.device_)
-        with torch_threads(self._n_threads()):
+        with torch_threads(self._scoring_threads()):
             return self._score_tensor(X_tensor)
 
     def _to_tensor(self, X: Any) -> torch.Tensor:
@@ -211,11 +231,14 @@ class BaseDeepDetector(BaseDetector):
             "feature_shape": list(self.feature_shape_),
             "threshold": self.threshold_,
             "history": self.history_.to_dict(),
+            "n_threads": getattr(self, "n_threads_", None),
         }
         return arrays, meta
 
     def _set_fitted_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Rebuild the network from a state :mod:`metaad._model_schema` has checked (shapes, finiteness)."""
         self.device_ = resolve_device(self.device)
+        self.n_threads_ = meta.get("n_threads")  # None in models saved before it was recorded
         self.feature_shape_ = tuple(meta["feature_shape"])
         self.n_features_in_ = int(np.prod(self.feature_shape_))
         self.architecture_ = meta["architecture"]

@@ -395,6 +395,8 @@ class AutoDetector(BaseDetector):
     def _set_fitted_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         from metaad.persistence import _params_from_file
 
+        if not meta.get("members"):
+            raise ModelFileError("auto: the saved model lists no members (fitted.members is empty)")
         try:
             detectors = []
             for i, member in enumerate(meta["members"]):
