@@ -43,7 +43,7 @@ def test_the_planted_winner_is_chosen_and_explained(knowledge, X) -> None:
 
 
 def test_synthetic_evidence_reranks_and_the_hedge_ensembles(knowledge, X) -> None:
-    det = AutoDetector(knowledge=knowledge, random_state=0).fit(X)
+    det = AutoDetector(knowledge=knowledge, hedge_margin=0.0, random_state=0).fit(X)
     assert det.explanation_["evidence"] == "synthetic"
     cands = det.candidates_
     assert all(c["synthetic_auroc"] is not None and 0 <= c["synthetic_auroc"] <= 1 for c in cands)
@@ -57,9 +57,11 @@ def test_synthetic_evidence_reranks_and_the_hedge_ensembles(knowledge, X) -> Non
     hedged = AutoDetector(knowledge=knowledge, hedge_margin=1.0, random_state=0).fit(X)
     assert hedged.explanation_["confidence"] == "low" and len(hedged.detectors_) == 3
     members = [next(c for c in hedged.candidates_ if c["config_id"] == m) for m in hedged.ensemble_]
-    assert len({m["family"] for m in members}) == 3 and members[-1]["family"] == "iforest" and members[-1]["params"] == {}
-    best_other = [c for c in hedged.candidates_ if c["family"] != "iforest"][0]
-    assert members[0]["config_id"] == best_other["config_id"]  # the ensemble starts from the best candidate
+    assert len({m["family"] for m in members}) == 3 and members[0] == hedged.candidates_[0]
+    for member in members:  # each member is the best remaining candidate of its family
+        assert member == next(c for c in hedged.candidates_ if c["family"] == member["family"])
+    sure = AutoDetector(knowledge=knowledge, hedge_margin=0.0, random_state=0).fit(X)
+    assert sure.explanation_["confidence"] == "high" and len(sure.detectors_) == 1
     assert "low" in hedged.explanation_["summary"]
 
 
