@@ -117,11 +117,24 @@ class CategoricalStat(_Document):
     other: bool
 
 
+class DatetimeStat(_Document):
+    name: str
+    kind: Literal["datetime"]
+    fill: FiniteFloat
+    parts: list[Literal["hour", "weekday", "yearday"]]
+
+
+class IgnoredStat(_Document):
+    name: str
+    kind: Literal["ignored"]
+
+
 class ColumnDocument(_Document):
     name: str
-    kind: Literal["numeric", "categorical"]
+    kind: Literal["numeric", "categorical", "datetime", "ignored"]
     dtype: str
     categories: list[str] | None
+    reason: str | None = None
 
 
 class SchemaDocument(_Document):
@@ -133,6 +146,8 @@ class PreprocessorParams(_Document):
     categorical: Literal["onehot", "ordinal"]
     missing: Literal["impute", "error"]
     max_categories: PositiveInt
+    drop_columns: list[str] | None = None
+    id_column: str | None = None
 
 
 class PreprocessorState(_Document):
@@ -144,7 +159,7 @@ class PreprocessorState(_Document):
     params: PreprocessorParams
     fitted: Literal[True]
     schema_: SchemaDocument = Field(alias="schema")
-    column_stats: list[Annotated[Union[NumericStat, CategoricalStat], Field(discriminator="kind")]]
+    column_stats: list[Annotated[Union[NumericStat, CategoricalStat, DatetimeStat, IgnoredStat], Field(discriminator="kind")]]
 
 
 class PipelineMeta(_Document):
@@ -427,6 +442,11 @@ def check_preprocessor(document: Any, path: Path, n_features: int) -> dict[str, 
     for i, (stat, column) in enumerate(zip(state.column_stats, columns)):
         if stat.kind != column.kind:
             raise ModelFileError(f"{path}: field 'column_stats[{i}].kind': {stat.kind!r} but the schema says {column.kind!r}")
+        if stat.kind == "ignored":
+            continue
+        if stat.kind == "datetime":
+            width += 2 * len(stat.parts)  # a sine and a cosine per part
+            continue
         onehot = stat.kind == "categorical" and state.params.categorical == "onehot"
         width += len(stat.categories) + int(stat.other) if onehot else 1
     if width != n_features:

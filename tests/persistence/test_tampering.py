@@ -79,7 +79,8 @@ def saved(tmp_path_factory, frame) -> dict[str, Path]:
     models = {
         "iforest": metaad.AnomalyPipeline(metaad.make_detector("iforest", n_estimators=5, random_state=0)).fit(frame),
         "autoencoder": metaad.AnomalyPipeline(metaad.make_detector("autoencoder", n_epochs=2, random_state=0)).fit(frame),
-        "auto": metaad.make_detector("auto", ensemble_size=2, n_candidates=3, random_state=0).fit(numeric),
+        "auto": metaad.make_detector("auto", ensemble_size=2, n_candidates=3, hedge_margin=1.0, evidence="none",
+                                     families=("iforest", "knn", "hbos", "ecod"), random_state=0).fit(numeric),
     }
     folders = {kind: metaad.save(model, base / kind) for kind, model in models.items()}
     for folder in folders.values():  # warm up: every module a load needs is imported before watching
