@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import Body, Depends, FastAPI, Query, Request
+from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException
 from metaad._version import __version__
 from metaad.exceptions import MetaADError, ParameterError
 from metaad.serving.batch import iter_frames, score_frames, sniff_format
-from metaad.serving.limits import GuardMiddleware, read_token, token_matches, too_large, unauthorized
+from metaad.serving.limits import GuardMiddleware, read_token, too_large
 from metaad.serving.metrics import Metrics
 from metaad.serving.model import RequestError, ServedModel
 
@@ -59,6 +59,10 @@ class ServeSettings:
         ``/admin/reload``: use SIGHUP).
     reload_on_sighup : bool
         Install a SIGHUP handler that reloads the model (only where the server runs in the main thread).
+    supervised : bool
+        The app runs in one of several uvicorn worker processes: ``/admin/reload`` then sends SIGHUP to the
+        supervising process, which starts fresh workers on the current model folder and retires the old
+        ones once the new ones are ready.
     """
 
     max_rows: int = 10_000
@@ -67,6 +71,7 @@ class ServeSettings:
     timeout: float = 30.0
     token: str | None = None
     reload_on_sighup: bool = False
+    supervised: bool = False
 
     def check(self) -> None:
         """Raise :class:`ParameterError` naming the first limit that is not positive."""
@@ -132,6 +137,9 @@ def _install_handlers(app: FastAPI) -> None:
         detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
         first = detail[0] if detail else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"])
+        content_type = request.headers.get("content-type", "")
+        if first["loc"] == ["body"] and "json" not in content_type:
+            first = {**first, "msg": f"expected a JSON object with Content-Type: application/json, got {content_type or 'no Content-Type'!r}"}
         return _error(422, f"{where}: {first['msg']}" if where else first["msg"], detail)
 
     @app.exception_handler(RequestError)
@@ -229,16 +237,11 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, **o
         GuardMiddleware,
         metrics=metrics,
         body_limit=lambda path: settings.max_file_bytes if path == "/score/file" else settings.max_body_bytes,
+        token=settings.token,
     )
     _install_handlers(app)
 
-    def authorized(request: Request) -> None:
-        if settings.token is not None and not token_matches(request.headers.get("authorization"), settings.token):
-            raise unauthorized()
-
-    guarded = [Depends(authorized)]
-
-    @app.post("/score", dependencies=guarded)
+    @app.post("/score")
     async def score(
         request: ScoreRequest = Body(...),
         explain: bool = Query(False, description="Add per-feature contributions where the detector has them."),
@@ -278,7 +281,6 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, **o
 
     @app.post(
         "/score/file",
-        dependencies=guarded,
         response_class=StreamingResponse,
         openapi_extra={"requestBody": {"required": True, "content": {
             "text/csv": {"schema": {"type": "string"}},
@@ -338,29 +340,35 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, **o
         return {"status": "ok", "model_loaded": True, "model_version": model.version,
                 "detector": model.pipeline.detector_.registry_name}
 
-    @app.get("/model", dependencies=guarded)
+    @app.get("/model")
     async def describe() -> dict[str, Any]:
         """The model being served: detector, parameters, schema, threshold, versions, dates, ``auto``'s choice."""
         return holder.current.describe()
 
-    @app.get("/metrics", dependencies=guarded, response_class=PlainTextResponse)
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> PlainTextResponse:
         """Counters in the Prometheus text format."""
         model = holder.current
         text = metrics.render(model_version=model.version, detector=model.pipeline.detector_.registry_name)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    @app.post("/admin/reload", dependencies=guarded)
-    async def reload(request: ReloadRequest | None = Body(None)) -> dict[str, Any]:
+    @app.post("/admin/reload")
+    async def reload(request: ReloadRequest | None = Body(None)) -> Any:
         """Switch to a new model (``{"model_dir": ...}``, or the current folder re-read) without dropping a request."""
         if settings.token is None:
             raise HTTPException(403, "/admin/reload needs a token (start with --token-file); without one, send SIGHUP")
         target = request.model_dir if request is not None else None
+        if settings.supervised:
+            if target is not None:
+                raise HTTPException(409, "with several workers the model folder is fixed: replace its content "
+                                    "(metaad.save is atomic) and reload without model_dir")
+            os.kill(os.getppid(), signal.SIGHUP)
+            return JSONResponse({"status": "restarting workers", "model_dir": str(holder.model_dir)}, status_code=202)
         old, new = await reload_model(target)
         return {"status": "reloaded", "previous_version": old.version, "model_version": new.version,
                 "model_dir": str(new.model_dir), "detector": new.pipeline.detector_.registry_name}
 
-    @app.get("/openapi.json", dependencies=guarded, include_in_schema=False)
+    @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
         """The OpenAPI document, with the request rows described by the served model's schema."""
         document = app.openapi()
@@ -384,5 +392,6 @@ def app_from_environment() -> FastAPI:
         max_file_bytes=int(os.environ["METAAD_SERVE_MAX_FILE_BYTES"]),
         timeout=float(os.environ["METAAD_SERVE_TIMEOUT"]),
         token=read_token(token_file) if token_file else None,
+        supervised=True,
     )
     return create_app(os.environ["METAAD_SERVE_MODEL_DIR"], settings)

@@ -1,4 +1,4 @@
-"""Protections around every request: body-size limits, bearer-token checks, and request metrics.
+"""Protections around every request: bearer-token checks, body-size limits, and request metrics.
 
 The body limit is enforced twice, so no oversized body is ever buffered: a ``Content-Length`` above the
 limit is answered 413 before the body is read, and a body sent without one (chunked) is counted as it
@@ -20,6 +20,8 @@ from metaad.exceptions import ParameterError
 from metaad.serving.metrics import Metrics
 
 #: Paths reported under their own name in the metrics; any other path counts as "other" (bounded labels).
+#: Paths answered without a token (liveness and readiness probes).
+OPEN_PATHS = ("/health",)
 KNOWN_PATHS = ("/score", "/score/file", "/health", "/model", "/metrics", "/admin/reload", "/openapi.json")
 
 
@@ -80,12 +82,19 @@ def too_large(what: str, limit: int) -> HTTPException:
 
 
 class GuardMiddleware:
-    """ASGI middleware: per-path body-size limits and request metrics (count by status, latency)."""
+    """ASGI middleware: the bearer token, per-path body-size limits, and request metrics.
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, body_limit: Callable[[str], int]) -> None:
+    The token is checked before anything is read from the body, so an unauthenticated client cannot make
+    the service parse anything; ``/health`` stays open for liveness probes.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics, body_limit: Callable[[str], int], token: str | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.body_limit = body_limit
+        self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -103,6 +112,13 @@ class GuardMiddleware:
             await send(message)
 
         try:
+            if self.token is not None and path not in OPEN_PATHS:
+                headers = dict(scope.get("headers") or [])
+                authorization = headers.get(b"authorization", b"").decode("latin-1")
+                if not token_matches(authorization, self.token):
+                    error = unauthorized()
+                    await JSONResponse({"error": error.detail}, 401, headers=error.headers)(scope, receive, send_counted)
+                    return
             limit = self.body_limit(path)
             declared = dict(scope.get("headers") or []).get(b"content-length")
             if declared is not None:

@@ -218,18 +218,39 @@ class ServedModel:
     def score(self, frame: pd.DataFrame, *, explain: bool = False) -> ScoreResult:
         """Score a validated frame; missing values are imputed as at fit and reported in ``warnings``.
 
-        A row whose score is not finite (an extreme input value) gets NaN and ``is_anomaly`` True: it is
-        further from the training data than any number can say.
+        A row whose score is not finite gets NaN and ``is_anomaly`` True: it is further from the training
+        data than any number can say.
+
+        Raises
+        ------
+        RequestError
+            When a value is too large for the model's float32 arithmetic once scaled (naming row and column).
         """
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with np.errstate(all="ignore"):
-                scores = np.asarray(self.pipeline.decision_function(frame), dtype=np.float64)
+                matrix = self.pipeline.transform(frame)
+                self._check_finite(frame, matrix)
+                scores = np.asarray(self.pipeline.detector_.decision_function(matrix), dtype=np.float64)
                 contributions = self.pipeline.explain(frame) if explain else None
         finite = np.isfinite(scores)
         is_anomaly = np.where(finite, scores > self.pipeline.threshold_, True)
         messages = sorted({str(w.message) for w in caught})
         return ScoreResult(np.where(finite, scores, np.nan), is_anomaly, contributions, messages)
+
+    def _check_finite(self, frame: pd.DataFrame, matrix: np.ndarray) -> None:
+        """Refuse values that overflow float32 once scaled (missing and infinite inputs were imputed)."""
+        bad = ~np.isfinite(matrix)
+        if not bad.any():
+            return
+        row, position = (int(i) for i in np.argwhere(bad)[0])
+        output = self.pipeline.preprocessor_.feature_names_out_[position]
+        name = next(n for n in self.schema.names if output == n or output.startswith(f"{n}="))
+        raise RequestError([{
+            "loc": ["rows", row, name],
+            "msg": f"value {frame[name].iloc[row]!r} is out of range: it overflows float32 once scaled as at fit",
+            "type": "value_out_of_range",
+        }])
 
     def result_rows(self, result: ScoreResult) -> list[dict[str, Any]]:
         """The per-row JSON objects of a response: ``score`` (null when not finite), ``is_anomaly`` and
