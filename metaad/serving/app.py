@@ -308,7 +308,7 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, **o
             def run() -> tuple[int, int]:
                 text = io.TextIOWrapper(output, encoding="utf-8", newline="")
                 try:
-                    counts = score_frames(model.pipeline, iter_frames(upload, model.schema, fmt=fmt), text)
+                    counts = score_frames(model, iter_frames(upload, model.schema, fmt=fmt), text)
                     text.flush()
                 finally:
                     text.detach()

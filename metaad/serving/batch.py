@@ -8,7 +8,6 @@ model, whatever the size of the table. ``POST /score/file`` uses both.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -106,8 +105,8 @@ def iter_frames(
 
 
 def score_frames(model: Any, frames: Iterator[pd.DataFrame], out: IO[str]) -> tuple[int, int]:
-    """Score each frame with ``model`` (an AnomalyPipeline or ServedModel-like ``decision_function`` holder)
-    and write ``row,score,is_anomaly`` lines to ``out`` as it goes; return (rows, flagged).
+    """Score each frame with ``model`` (anything with ``decision_function`` and ``threshold_``: an
+    AnomalyPipeline, a ServedModel) and write ``row,score,is_anomaly`` lines to ``out`` as it goes; return (rows, flagged).
 
     Examples
     --------
@@ -135,8 +134,3 @@ def score_frames(model: Any, frames: Iterator[pd.DataFrame], out: IO[str]) -> tu
     if header:
         out.write("row,score,is_anomaly\n")
     return rows, flagged
-
-
-def text_writer(binary: IO[bytes]) -> io.TextIOWrapper:
-    """A UTF-8 text view of a binary file that leaves it open when closed (for a streamed response)."""
-    return io.TextIOWrapper(binary, encoding="utf-8", newline="", write_through=True)

@@ -21,6 +21,7 @@ import pandas as pd
 from pydantic import ConfigDict, Field, PlainValidator, TypeAdapter, ValidationError, WithJsonSchema, create_model
 
 from metaad._version import __version__
+from metaad.data.readers import plain
 from metaad.data.schema import ColumnSpec, Schema
 from metaad.exceptions import ModelFileError
 from metaad.persistence import load
@@ -238,6 +239,15 @@ class ServedModel:
         messages = sorted({str(w.message) for w in caught})
         return ScoreResult(np.where(finite, scores, np.nan), is_anomaly, contributions, messages)
 
+    @property
+    def threshold_(self) -> float:
+        """The model's threshold: a score above it is an anomaly."""
+        return float(self.pipeline.threshold_)
+
+    def decision_function(self, frame: pd.DataFrame) -> np.ndarray:
+        """Scores of a validated frame (NaN where not finite), for :func:`metaad.serving.batch.score_frames`."""
+        return self.score(frame).scores
+
     def _check_finite(self, frame: pd.DataFrame, matrix: np.ndarray) -> None:
         """Refuse values that overflow float32 once scaled (missing and infinite inputs were imputed)."""
         bad = ~np.isfinite(matrix)
@@ -247,8 +257,8 @@ class ServedModel:
         output = self.pipeline.preprocessor_.feature_names_out_[position]
         name = next(n for n in self.schema.names if output == n or output.startswith(f"{n}="))
         raise RequestError([{
-            "loc": ["rows", row, name],
-            "msg": f"value {frame[name].iloc[row]!r} is out of range: it overflows float32 once scaled as at fit",
+            "loc": ["rows", plain(frame.index[row]), name],
+            "msg": f"value {plain(frame[name].iloc[row])!r} is out of range: it overflows float32 once scaled as at fit",
             "type": "value_out_of_range",
         }])
 

@@ -278,6 +278,7 @@ def test_file_upload_csv_and_parquet_answer_csv(service, model_dirs):
     (b"amount,age,country,hour\n1,2,fr\n", "not a readable CSV"),
     (b"PAR1 this is no parquet", "not a readable Parquet"),
     (b"", "empty"),
+    (b"amount,age,country,hour\n1,2,fr,3\n1,-1e300,fr,3\n", "rows.1.age: value -1e+300 is out of range"),
 ])
 def test_bad_file_uploads_are_422_naming_the_problem(service, content, needle):
     _, client = service
