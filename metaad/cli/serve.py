@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from pathlib import Path
@@ -66,5 +67,10 @@ def serve(
     console.print(f"serving {model.pipeline.detector_.registry_name} model {model.version} from {model_dir} "
                   f"on http://{host}:{port} with {workers} workers (SIGHUP to this process restarts them on the "
                   "current model, one at a time)")
+    extra = {}
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+        # a replacement worker imports torch and loads the model before it is ready: on 2 busy cores that
+        # took longer than uvicorn's default 5 s, which aborted the restart (the old workers kept serving)
+        extra["timeout_worker_healthcheck"] = 120
     uvicorn.run("metaad.serving.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, server_header=False)
+                log_level=log_level, server_header=False, **extra)
