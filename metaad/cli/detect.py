@@ -76,10 +76,16 @@ def score(
     input: str = typer.Argument(..., help="Table to score, with the same columns as at fit time."),
     out: Path = typer.Option(..., "--out", help="CSV file to write (row, score, is_anomaly)."),
     label_col: Optional[str] = typer.Option(None, "--label-col", help="Label column to drop (and copy to the output)."),
+    chunk_rows: int = typer.Option(65_536, "--chunk-rows", help="Rows per chunk for CSV/Parquet input (memory bound)."),
 ) -> None:
-    """Score a table with a saved model."""
+    """Score a table with a saved model (CSV/Parquet files, Parquet folders and globs in chunks, memory bounded)."""
     from metaad.detection import load_input, score_with_model
+    from metaad.serving.batch import chunkable, score_table
 
+    if chunkable(input):
+        rows, flagged = score_table(model_dir, input, out, chunk_rows=chunk_rows, label_col=label_col)
+        console.print(f"scored {rows} rows, {flagged} flagged; wrote {out.resolve()}")
+        return
     table = load_input(input, label_col)
     frame = score_with_model(model_dir, table, out)
     console.print(f"scored {len(frame)} rows, {int(frame['is_anomaly'].sum())} flagged; wrote {out.resolve()}")
