@@ -123,3 +123,13 @@ def test_empty_table_gives_a_header_only(model_dirs, tmp_path):
     assert pq.ParquetFile(tmp_path / "empty.parquet").metadata.num_rows == 0
     assert score_table(model_dirs["iforest"], tmp_path / "empty.parquet", tmp_path / "o.csv") == (0, 0)
     assert (tmp_path / "o.csv").read_text() == "row,score,is_anomaly\n"
+
+
+def test_errors_name_the_row_across_files(model_dirs, tmp_path):
+    good = training_frame(30)
+    good.to_csv(tmp_path / "a.csv", index=False)
+    bad = training_frame(10).astype({"hour": object})
+    bad.loc[4, "hour"] = "noon"
+    bad.to_csv(tmp_path / "b.csv", index=False)
+    with pytest.raises(SchemaError, match="'hour' row 34: value 'noon'"):
+        score_table(model_dirs["iforest"], tmp_path / "*.csv", tmp_path / "o.csv", chunk_rows=8)
