@@ -22,7 +22,8 @@ from tests.serving.conftest import TOKEN, httpx, running  # noqa: E402
 COLUMNS = ["amount", "age", "country", "hour"]
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20)
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
-numbers = st.floats(allow_nan=True, allow_infinity=True) | st.integers(min_value=-(2**70), max_value=2**70)
+boundaries = st.sampled_from([0.0, -0.0, 1e-300, 1e20, -1e30, 3.4e38, 3.5e38, 1e300, 2**53 + 1, -(2**63)])
+numbers = st.floats(allow_nan=True, allow_infinity=True) | st.integers(min_value=-(2**70), max_value=2**70) | boundaries
 cells = {"amount": numbers, "age": numbers, "hour": numbers, "country": st.sampled_from(["fr", "de", "it", "", "zz", "é\u0000"]) | st.integers()}
 
 
