@@ -2,8 +2,9 @@
 
 :func:`iter_frames` reads a CSV or Parquet file (a path or a binary file object) in batches with pyarrow and
 checks each batch against the model's schema; :func:`score_frames` scores each batch and writes its lines
-before reading the next. Memory holds one batch (``chunk_rows`` rows, or one 1 MiB CSV block) plus the
-model, whatever the size of the table. ``POST /score/file`` uses both; :func:`score_table` (behind
+before reading the next. Memory holds one batch (``chunk_rows`` rows, or one 1 MiB CSV block; a Parquet
+row group is decoded whole, so files written with huge row groups cost one row group) plus the model,
+whatever the size of the table. ``POST /score/file`` uses both; :func:`score_table` (behind
 ``metaad score``) adds files, directories of Parquet files and globs.
 """
 
@@ -101,7 +102,10 @@ def iter_frames(
     offset = first_row
     try:
         if fmt == "parquet":
-            handle = pq.ParquetFile(source)
+            # pre_buffer=False: with pyarrow's default (True) iter_batches kept every buffer it had read, and
+            # memory grew with the file (125 -> 550 MiB allocated over 3 M rows x 20 columns); without it
+            # allocation stays flat (~75 MiB) whatever the number of rows
+            handle = pq.ParquetFile(source, pre_buffer=False, buffer_size=1 << 20)
             if handle.metadata.num_rows == 0:
                 yield _checked(handle.schema_arrow.empty_table(), schema, offset, label_col)
                 return
