@@ -99,3 +99,32 @@ def test_a_folder_that_is_not_a_model_fails_before_serving(tmp_path, capsys):
     assert run_app(["serve", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "manifest.json is missing" in err and "Traceback" not in err
+
+
+@pytest.mark.slow  # ~40 s: three worker processes import torch
+def test_several_workers_restart_on_admin_reload_without_failing_requests(model_dirs, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(model_dirs["iforest"], folder)
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    process, url = start([str(folder), "--token-file", str(token_file), "--workers", "2"], tmp_path / "serve.log")
+    try:
+        with httpx.Client(base_url=url, headers=AUTH, timeout=60) as client:
+            body = {"rows": records(training_frame(2))}
+            before = client.get("/health").json()["model_version"]
+            fit_and_save(folder, "iforest", n_estimators=20, random_state=3)
+            answer = client.post("/admin/reload")
+            assert answer.status_code == 202, answer.text
+            assert client.post("/admin/reload", json={"model_dir": str(folder)}).status_code == 409
+            versions, deadline = set(), time.monotonic() + 120
+            while time.monotonic() < deadline:
+                answer = client.post("/score", json=body)
+                assert answer.status_code == 200, answer.text
+                versions.add(answer.json()["model_version"])
+                new = {client.get("/health").json()["model_version"] for _ in range(4)}
+                if before not in new:
+                    break
+                time.sleep(0.1)
+            assert before not in new, "the workers were not replaced within 120 s"
+    finally:
+        stop(process)
