@@ -16,13 +16,15 @@ import signal
 import tempfile
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
+import pandas as pd
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
@@ -32,6 +34,7 @@ from starlette.exceptions import HTTPException
 from metaad._version import __version__
 from metaad.exceptions import MetaADError, ParameterError
 from metaad.serving.batch import iter_frames, score_frames, sniff_format
+from metaad.serving.batching import MicroBatcher
 from metaad.serving.limits import GuardMiddleware, read_token, too_large
 from metaad.serving.metrics import Metrics
 from metaad.serving.model import RequestError, ServedModel
@@ -59,6 +62,9 @@ class ServeSettings:
         ``/admin/reload``: use SIGHUP).
     reload_on_sighup : bool
         Install a SIGHUP handler that reloads the model (only where the server runs in the main thread).
+    batch_rows : int
+        Rows of concurrent ``/score`` requests scored together in one detector call (at most this many;
+        0 scores each request alone); see :mod:`metaad.serving.batching`.
     supervised : bool
         The app runs in one of several uvicorn worker processes: ``/admin/reload`` then sends SIGHUP to the
         supervising process, which starts fresh workers on the current model folder and retires the old
@@ -71,6 +77,7 @@ class ServeSettings:
     timeout: float = 30.0
     token: str | None = None
     reload_on_sighup: bool = False
+    batch_rows: int = 1024
     supervised: bool = False
 
     def check(self) -> None:
@@ -79,6 +86,8 @@ class ServeSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ParameterError(f"{name}={value!r} must be a positive number")
+        if isinstance(self.batch_rows, bool) or not isinstance(self.batch_rows, int) or self.batch_rows < 0:
+            raise ParameterError(f"batch_rows={self.batch_rows!r} must be an integer >= 0 (0: no batching)")
 
 
 class ModelHolder:
@@ -158,13 +167,18 @@ def _install_handlers(app: FastAPI) -> None:
         return _error(500, f"internal error (id {error_id}; the server log has the details)")
 
 
-async def _in_thread(timeout: float, function: Callable[..., Any], *args: Any) -> Any:
-    """Run ``function`` in a worker thread; answer 503 when it takes longer than ``timeout`` seconds."""
+async def _within(timeout: float, function: Callable[[], Awaitable[Any]]) -> Any:
+    """Await ``function()``; answer 503 when it takes longer than ``timeout`` seconds."""
     try:
         with anyio.fail_after(timeout):
-            return await anyio.to_thread.run_sync(function, *args, abandon_on_cancel=True)
+            return await function()
     except TimeoutError:
         raise HTTPException(503, f"scoring took longer than the request timeout ({timeout:g} s)") from None
+
+
+async def _in_thread(timeout: float, function: Callable[..., Any], *args: Any) -> Any:
+    """Run ``function`` in a worker thread; answer 503 when it takes longer than ``timeout`` seconds."""
+    return await _within(timeout, lambda: anyio.to_thread.run_sync(function, *args, abandon_on_cancel=True))
 
 
 def create_app(model_dir: str | Path, settings: ServeSettings | None = None, **options: Any) -> FastAPI:
@@ -193,6 +207,13 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, **o
     settings.check()
     holder = ModelHolder(model_dir)
     metrics = Metrics()
+    batchers: weakref.WeakKeyDictionary[ServedModel, MicroBatcher] = weakref.WeakKeyDictionary()
+
+    def batcher_for(model: ServedModel) -> MicroBatcher:
+        """The batcher of one model version (created on the event loop, so never twice)."""
+        if model not in batchers:
+            batchers[model] = MicroBatcher(model, max_rows=settings.batch_rows)
+        return batchers[model]
 
     async def reload_model(model_dir: str | None = None) -> tuple[ServedModel, ServedModel]:
         try:
@@ -257,9 +278,19 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, **o
         if n_rows > settings.max_rows:
             raise HTTPException(413, f"{n_rows} rows exceed the limit of {settings.max_rows} rows per request")
 
-        def run() -> dict[str, Any]:
-            frame = model.rows_to_frame(request.rows) if request.rows is not None else model.columns_to_frame(request.columns)
-            result = model.score(frame, explain=explain) if len(frame) else None
+        def validate() -> pd.DataFrame:
+            if request.rows is not None:
+                return model.rows_to_frame(request.rows)
+            return model.columns_to_frame(request.columns)
+
+        async def run() -> dict[str, Any]:
+            frame = await anyio.to_thread.run_sync(validate)
+            if not len(frame):
+                result = None
+            elif settings.batch_rows:
+                result = await batcher_for(model).score(frame, explain=explain)
+            else:
+                result = await anyio.to_thread.run_sync(lambda: model.score(frame, explain=explain))
             results = model.result_rows(result) if result is not None else []
             flagged = int(result.is_anomaly.sum()) if result is not None else 0
             metrics.observe_rows(len(frame), flagged)
@@ -277,7 +308,7 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, **o
                 answer["warnings"] = result.warnings
             return answer
 
-        return JSONResponse(await _in_thread(settings.timeout, run))
+        return JSONResponse(await _within(settings.timeout, run))
 
     @app.post(
         "/score/file",
