@@ -24,6 +24,7 @@ def serve(
     max_body_bytes: int = typer.Option(10 * 2**20, "--max-body-bytes", help="Bytes per request body (more: 413)."),
     max_file_bytes: int = typer.Option(2**30, "--max-file-bytes", help="Bytes per /score/file upload (more: 413)."),
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds a request may spend scoring (more: 503)."),
+    batch_rows: int = typer.Option(1024, "--batch-rows", help="Rows of concurrent requests scored in one call (0: no batching)."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level: critical, error, warning, info, debug."),
 ) -> None:
     """Serve a saved model over HTTP: POST /score, POST /score/file, GET /health, /model, /metrics, POST /admin/reload."""
@@ -41,7 +42,7 @@ def serve(
         fail(f"--port={port} must be between 1 and 65535")
     token = read_token(token_file) if token_file is not None else None
     settings = ServeSettings(max_rows=max_rows, max_body_bytes=max_body_bytes, max_file_bytes=max_file_bytes,
-                             timeout=timeout, token=token, reload_on_sighup=workers == 1)
+                             timeout=timeout, token=token, reload_on_sighup=workers == 1, batch_rows=batch_rows)
     settings.check()
     logging.getLogger("metaad.serving").setLevel(logging.INFO)
     if token is None and host not in ("127.0.0.1", "localhost", "::1"):
@@ -61,6 +62,7 @@ def serve(
         "METAAD_SERVE_MAX_BODY_BYTES": str(max_body_bytes),
         "METAAD_SERVE_MAX_FILE_BYTES": str(max_file_bytes),
         "METAAD_SERVE_TIMEOUT": str(timeout),
+        "METAAD_SERVE_BATCH_ROWS": str(batch_rows),
     })
     if token_file is not None:
         os.environ["METAAD_SERVE_TOKEN_FILE"] = str(token_file)

@@ -422,6 +422,7 @@ def app_from_environment() -> FastAPI:
         max_body_bytes=int(os.environ["METAAD_SERVE_MAX_BODY_BYTES"]),
         max_file_bytes=int(os.environ["METAAD_SERVE_MAX_FILE_BYTES"]),
         timeout=float(os.environ["METAAD_SERVE_TIMEOUT"]),
+        batch_rows=int(os.environ.get("METAAD_SERVE_BATCH_ROWS", "1024")),
         token=read_token(token_file) if token_file else None,
         supervised=True,
     )
