@@ -133,3 +133,23 @@ def test_errors_name_the_row_across_files(model_dirs, tmp_path):
     bad.to_csv(tmp_path / "b.csv", index=False)
     with pytest.raises(SchemaError, match="'hour' row 34: value 'noon'"):
         score_table(model_dirs["iforest"], tmp_path / "*.csv", tmp_path / "o.csv", chunk_rows=8)
+
+
+@pytest.mark.slow  # ~20 s: starts a local Ray instance
+@pytest.mark.ray
+def test_ray_engine_writes_the_same_file_as_the_local_path(model_dirs, new_table, tmp_path, capsys):
+    pytest.importorskip("ray", reason='Ray is not installed (pip install "metaad[ray]")')
+    from metaad.cli._app import run_app
+
+    for i, (start, end) in enumerate(((0, 200), (200, 500))):
+        new_table.iloc[start:end].to_parquet(tmp_path / f"part-{i}.parquet")
+    new_table.to_csv(tmp_path / "t.csv", index=False)
+    score_table(model_dirs["autoencoder"], tmp_path / "part-*.parquet", tmp_path / "local.csv", label_col="label")
+    for source, name in ((tmp_path / "part-*.parquet", "ray.csv"), (tmp_path / "t.csv", "ray_csv.csv")):
+        code = run_app(["score", str(model_dirs["autoencoder"]), str(source), "--out", str(tmp_path / name),
+                        "--label-col", "label", "--engine", "ray", "--chunk-rows", "64"])
+        assert code == 0, capsys.readouterr().err
+        ray_out, local = pd.read_csv(tmp_path / name), pd.read_csv(tmp_path / "local.csv")
+        assert ray_out.columns.tolist() == local.columns.tolist() == ["row", "score", "is_anomaly", "label"]
+        assert ray_out.drop(columns="score").equals(local.drop(columns="score"))
+        np.testing.assert_allclose(ray_out["score"], local["score"], rtol=1e-9)
