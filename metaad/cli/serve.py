@@ -31,7 +31,8 @@ def serve(
     try:
         import uvicorn
 
-        from metaad.serving.app import ServeSettings, create_app
+        from metaad.serving.app import create_app
+        from metaad.serving.state import ServeSettings
         from metaad.serving.limits import read_token
         from metaad.serving.model import ServedModel
     except ImportError as exc:

@@ -4,7 +4,8 @@
 any size chunk by chunk.
 """
 
-from metaad.serving.app import ServeSettings, create_app
+from metaad.serving.app import create_app
+from metaad.serving.state import ServeSettings
 from metaad.serving.model import RequestError, ServedModel
 
 __all__ = ["RequestError", "ServeSettings", "ServedModel", "create_app"]
