@@ -149,7 +149,8 @@ def test_ray_engine_writes_the_same_file_as_the_local_path(model_dirs, new_table
     for i, (start, end) in enumerate(((0, 200), (200, 500))):
         new_table.iloc[start:end].to_parquet(tmp_path / f"part-{i}.parquet")
     new_table.to_csv(tmp_path / "t.csv", index=False)
-    score_table(model_dirs["autoencoder"], tmp_path / "part-*.parquet", tmp_path / "local.csv", label_col="label")
+    with pytest.warns(MissingValuesWarning):
+        score_table(model_dirs["autoencoder"], tmp_path / "part-*.parquet", tmp_path / "local.csv", label_col="label")
     for source, name in ((tmp_path / "part-*.parquet", "ray.csv"), (tmp_path / "t.csv", "ray_csv.csv")):
         code = run_app(["score", str(model_dirs["autoencoder"]), str(source), "--out", str(tmp_path / name),
                         "--label-col", "label", "--engine", "ray", "--chunk-rows", "64"])
