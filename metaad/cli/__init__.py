@@ -14,6 +14,8 @@ from metaad.cli import detect as _detect  # noqa: F401  (detect, score, detector
 
 from metaad.cli import benchmark as _benchmark  # noqa: F401,E402  (benchmark, benchmark-report, knowledge)
 from metaad.cli import select as _select  # noqa: F401,E402  (select, knowledge add)
+from metaad.cli import serve as _serve  # noqa: F401,E402  (serve)
+from metaad.cli import export as _export  # noqa: F401,E402  (export)
 
 
 def main() -> None:

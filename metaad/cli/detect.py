@@ -97,15 +97,34 @@ def score(
     label_col: Optional[str] = typer.Option(None, "--label-col", help="Label column to drop (and copy to the output)."),
     sep: Optional[str] = typer.Option(None, "--sep", help="CSV delimiter (default: detected among , ; tab |)."),
     encoding: Optional[str] = typer.Option(None, "--encoding", help="CSV text encoding (default UTF-8), e.g. latin-1."),
+    chunk_rows: int = typer.Option(65_536, "--chunk-rows", help="Rows per chunk for CSV/Parquet input (memory bound)."),
+    engine: str = typer.Option("local", "--engine", help="'local' (chunks in this process) or 'ray' (Ray Data; CSV/Parquet input)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join with --engine ray (default: a local one)."),
 ) -> None:
-    """Score a table with a saved model.
+    """Score a table with a saved model (CSV/Parquet files, Parquet folders and globs in chunks, memory bounded).
 
     Every row is scored as new data. For neighbour-based detectors (knn, lof) the training table scores lower
     here than in `metaad detect`'s scores.csv: detect scored each training row without itself, here a training
-    row is its own nearest neighbour (in-sample vs out-of-sample), so fewer rows are flagged.
+    row is its own nearest neighbour (in-sample vs out-of-sample), so fewer rows are flagged. With --sep or
+    --encoding the file is read whole.
     """
     from metaad.detection import load_input, score_with_model
+    from metaad.serving.batch import chunkable, score_table
 
+    if engine not in ("local", "ray"):
+        fail(f"--engine={engine!r} is not one of ['local', 'ray']")
+    if engine == "ray" and not chunkable(input):
+        fail(f"--engine ray reads CSV/TSV or Parquet files, folders and globs; {input!r} is none of those")
+    if engine == "ray":
+        from metaad.serving.ray_batch import score_table_ray
+
+        rows, flagged = score_table_ray(model_dir, input, out, chunk_rows=chunk_rows, label_col=label_col, address=ray_address)
+        console.print(f"scored {rows} rows, {flagged} flagged; wrote {out.resolve()}")
+        return
+    if chunkable(input) and sep is None and encoding is None:
+        rows, flagged = score_table(model_dir, input, out, chunk_rows=chunk_rows, label_col=label_col)
+        console.print(f"scored {rows} rows, {flagged} flagged; wrote {out.resolve()}")
+        return
     table = load_input(input, label_col, sep=sep, encoding=encoding)
     frame = score_with_model(model_dir, table, out)
     console.print(f"scored {len(frame)} rows, {int(frame['is_anomaly'].sum())} flagged; wrote {out.resolve()}")
