@@ -244,6 +244,14 @@ IN_SAMPLE_NOTE = (
 )
 
 
+def in_sample_note(model: Any) -> str | None:
+    """:data:`IN_SAMPLE_NOTE` for a pipeline whose detector (or ``auto``'s choice) is neighbour-based, else None."""
+    detector = model.detector_
+    members = getattr(detector, "ensemble_", None) and [m.split("-")[0] for m in detector.ensemble_]
+    family = next((f for f in members or [detector.registry_name] if f in IN_SAMPLE_DETECTORS), None)
+    return IN_SAMPLE_NOTE.format(name=family) if family else None
+
+
 def score_with_model(model_dir: str | Path, table: Table, out_file: str | Path) -> pd.DataFrame:
     """Score ``table`` with a saved pipeline and write ``row, score, is_anomaly`` (and ``label``) atomically.
 
@@ -259,9 +267,9 @@ def score_with_model(model_dir: str | Path, table: Table, out_file: str | Path) 
     id_col = getattr(model.preprocessor_, "id_column", None)
     if id_col is not None and id_col in table.frame.columns:
         frame.insert(1, id_col, table.frame[id_col].to_numpy())
-    family = getattr(model.detector_, "selected_", {}).get("family", model.detector_.registry_name)
-    if family in IN_SAMPLE_DETECTORS:
-        frame.attrs["note"] = IN_SAMPLE_NOTE.format(name=family)
+    note = in_sample_note(model)
+    if note:
+        frame.attrs["note"] = note
     if table.labels is not None:
         frame["label"] = table.labels
     atomic_write_text(out_file, frame.to_csv(index=False))

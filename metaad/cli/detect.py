@@ -105,8 +105,9 @@ def score(
 
     Every row is scored as new data. For neighbour-based detectors (knn, lof) the training table scores lower
     here than in `metaad detect`'s scores.csv: detect scored each training row without itself, here a training
-    row is its own nearest neighbour (in-sample vs out-of-sample), so fewer rows are flagged. With --sep or
-    --encoding the file is read whole.
+    row is its own nearest neighbour (in-sample vs out-of-sample), so fewer rows are flagged. A single CSV/TSV file
+    is read whole (delimiter sniffing, --sep, --encoding, the model's id column); Parquet files, folders of them and
+    globs are scored in chunks of --chunk-rows, with memory bounded whatever their size.
     """
     from metaad.detection import load_input, score_with_model
     from metaad.serving.batch import chunkable, score_table
@@ -121,9 +122,15 @@ def score(
         rows, flagged = score_table_ray(model_dir, input, out, chunk_rows=chunk_rows, label_col=label_col, address=ray_address)
         console.print(f"scored {rows} rows, {flagged} flagged; wrote {out.resolve()}")
         return
-    if chunkable(input) and sep is None and encoding is None:
+    if chunkable(input) and not str(input).lower().endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
+        from metaad.detection import in_sample_note
+        from metaad.persistence import load
+
         rows, flagged = score_table(model_dir, input, out, chunk_rows=chunk_rows, label_col=label_col)
         console.print(f"scored {rows} rows, {flagged} flagged; wrote {out.resolve()}")
+        note = in_sample_note(load(model_dir))
+        if note:
+            console.print(note, soft_wrap=True)
         return
     table = load_input(input, label_col, sep=sep, encoding=encoding)
     frame = score_with_model(model_dir, table, out)

@@ -470,17 +470,24 @@ def _scaling_stats(finite: np.ndarray, scaling: str) -> tuple[float, float]:
     return center, scale
 
 
+class ValueRangeError(DataError):
+    """A value too large for the float32 matrix once scaled; ``column`` and ``row`` (the table's index label) name it."""
+
+    def __init__(self, message: str, column: str, row: Any) -> None:
+        super().__init__(message)
+        self.column, self.row = column, row
+
+
 def _check_float32_range(scaled: np.ndarray, values: np.ndarray, column: pd.Series, scaling: str) -> None:
     """Refuse a value that would become infinite in the float32 matrix, naming it, instead of passing inf on."""
     with np.errstate(over="ignore", invalid="ignore"):
         too_large = ~(np.abs(scaled) <= FLOAT32_MAX)
     if too_large.any():
         first = int(np.flatnonzero(too_large)[0])
-        raise DataError(
+        raise ValueRangeError(
             f"column {str(column.name)!r} row {plain(column.index[first])}: value {values[first]:.6g} is "
             f"{scaled[first]:.3g} after {scaling} scaling, beyond the float32 range (±3.4e38) detectors use; "
-            "rescale the column (e.g. log) or drop it"
-        )
+            "rescale the column (e.g. log) or drop it", str(column.name), plain(column.index[first]))
 
 
 def _impute_message(problems: list[str], stage: str) -> str:

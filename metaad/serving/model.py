@@ -227,10 +227,18 @@ class ServedModel:
         RequestError
             When a value is too large for the model's float32 arithmetic once scaled (naming row and column).
         """
+        from metaad.data.preprocessing import ValueRangeError
+
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with np.errstate(all="ignore"):
-                matrix = self.pipeline.transform(frame)
+                try:
+                    matrix = self.pipeline.transform(frame)
+                except ValueRangeError as exc:
+                    raise RequestError([{"loc": ["rows", exc.row, exc.column],
+                                         "msg": f"value {plain(frame[exc.column].loc[exc.row])!r} is out of range: "
+                                                "it overflows float32 once scaled as at fit",
+                                         "type": "value_out_of_range"}]) from None
                 self._check_finite(frame, matrix)
                 scores = np.asarray(self.pipeline.detector_.decision_function(matrix), dtype=np.float64)
                 contributions = self.pipeline.explain(frame) if explain else None
