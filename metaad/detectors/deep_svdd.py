@@ -116,6 +116,8 @@ class DeepSVDDDetector(ImageScalingMixin, BaseDeepDetector):
     max_steps : int or None, default=250
         At most this many optimizer steps per phase (shuttle: AUROC 0.248 unlimited, 0.517 at 250; cover,
         60,000-row subsample: 0.654 and 0.843).
+        The budget holds whatever ``n_epochs`` says; an ``n_epochs`` other than the default that the budget
+        cuts short gives a ``UserWarning`` (how many epochs ran); ``max_steps=None`` runs every epoch.
     latent_size : int or None, default=None
         Width of the embedding. None: the autoencoder's width but at least 8 on tables (Deep SAD's width);
         **32 for images**, the representation

@@ -82,6 +82,8 @@ class VAEDetector(ImageScalingMixin, BaseDeepDetector):
         Weight of the KL term (beta-VAE) in the loss and in the "elbo" score.
     max_steps : int or None, default=250
         At most this many optimizer steps (on cover, 60,000-row subsample: AUROC 0.861 unlimited, 0.934 at 250).
+        The budget holds whatever ``n_epochs`` says; an ``n_epochs`` other than the default that the budget
+        cuts short gives a ``UserWarning`` (how many epochs ran); ``max_steps=None`` runs every epoch.
     hidden_sizes, latent_size, activation, dropout, n_epochs, batch_size, learning_rate, weight_decay,
     validation_fraction, patience, standardize, trim_fraction, adversarial, epsilon, adversarial_steps,
     device, n_threads, verbose, contamination, threshold, random_state

@@ -11,18 +11,54 @@ def reconstruction(module, xb, yb):
     return ((module(xb) - xb) ** 2).mean(dim=1)
 
 
-def test_early_stopping_and_split_are_seeded() -> None:
+class ScriptedValidation:
+    """A loss whose validation value follows a script (one value per epoch) and that snapshots the weights
+    each time the trainer evaluates, so a test can tell which epoch's weights came back."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.snapshots = []
+
+    def __call__(self, module, xb, yb):
+        if module.training:
+            return reconstruction(module, xb, yb)
+        epoch = len(self.snapshots)
+        self.snapshots.append({k: v.clone() for k, v in module.state_dict().items()})
+        return torch.full((xb.shape[0],), float(self.script[epoch])) + 0 * xb.sum(dim=1)
+
+
+def weights(module):
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def same(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_early_stopping_restores_the_best_weights() -> None:
+    X = torch.randn(200, 4, generator=torch.Generator().manual_seed(0))
+    loss = ScriptedValidation([5.0, 3.0, 1.0, 2.0, 4.0, 6.0, 7.0, 8.0])
+    net = torch.nn.Linear(4, 4)
+    trainer = Trainer(n_epochs=8, batch_size=256, patience=3, learning_rate=0.05, generator=torch.Generator().manual_seed(1))
+    history = trainer.fit(net, loss, X)
+    assert history.stopped_early and len(history.train_loss) == 6  # epochs 3, 4 and 5 did not improve on epoch 2
+    assert history.best_epoch == 2 and history.val_loss == [5.0, 3.0, 1.0, 2.0, 4.0, 6.0]
+    assert not same(loss.snapshots[2], loss.snapshots[-1])  # the weights did move after the best epoch
+    assert same(weights(net), loss.snapshots[2])  # ... and the best epoch's came back
+
+
+def test_split_and_batches_are_seeded() -> None:
     X = torch.randn(400, 4, generator=torch.Generator().manual_seed(0))
-    histories = []
-    for _ in range(2):
+    histories, finals = [], []
+    for seed in (1, 1, 2):
         torch.manual_seed(0)
         net = torch.nn.Linear(4, 4)
-        trainer = Trainer(n_epochs=200, batch_size=32, patience=3, learning_rate=0.05, generator=torch.Generator().manual_seed(1))
+        trainer = Trainer(n_epochs=3, batch_size=32, generator=torch.Generator().manual_seed(seed))
         histories.append(trainer.fit(net, reconstruction, X))
-    assert histories[0].train_loss == histories[1].train_loss
-    assert histories[0].stopped_early and len(histories[0].train_loss) < 200
-    assert len(histories[0].val_loss) == len(histories[0].train_loss)
-    assert histories[0].best_epoch == min(range(len(histories[0].val_loss)), key=histories[0].val_loss.__getitem__)
+        finals.append(weights(net))
+    assert histories[0].train_loss == histories[1].train_loss and same(finals[0], finals[1])
+    assert histories[0].train_loss != histories[2].train_loss  # another seed, another split and order
+    assert len(histories[0].val_loss) == 3
 
 
 def test_trimmed_mean_drops_the_worst_rows() -> None:
@@ -50,3 +86,33 @@ def test_max_steps_stops_within_an_epoch() -> None:
     history = trainer.fit(net, reconstruction, X)
     assert history.n_steps == 13
     assert len(history.train_loss) == 2  # 9 steps in the first epoch (900 training rows), 4 in the second
+
+
+def test_max_steps_marks_a_cut_short_run() -> None:
+    X = torch.randn(1000, 4, generator=torch.Generator().manual_seed(0))
+    net = torch.nn.Linear(4, 4)
+    capped = Trainer(n_epochs=5, batch_size=100, max_steps=13, generator=torch.Generator().manual_seed(1)).fit(net, reconstruction, X)
+    assert capped.stopped_by_max_steps and capped.to_dict()["stopped_by_max_steps"] is True
+    exact = Trainer(n_epochs=2, batch_size=100, max_steps=18, generator=torch.Generator().manual_seed(1)).fit(net, reconstruction, X)
+    assert exact.n_steps == 18 and not exact.stopped_by_max_steps  # the budget ran out with the last epoch
+
+
+def test_trimmed_loss_is_what_the_optimizer_minimizes() -> None:
+    """With trimming, a row whose loss is far above the rest gets no gradient at all."""
+    X = torch.zeros(16, 2)
+    X[0] = 100.0
+    seen = []
+
+    def loss_fn(module, xb, yb):
+        out = ((module(xb) - xb) ** 2).mean(dim=1)
+        out.register_hook(lambda grad: seen.append((out.detach(), grad.clone())))
+        return out
+
+    net = torch.nn.Linear(2, 2, bias=True)
+    Trainer(n_epochs=1, batch_size=16, validation_fraction=0.0, trim_fraction=0.1, generator=torch.Generator().manual_seed(0)).fit(
+        net, loss_fn, X
+    )
+    ((losses, grad),) = seen
+    assert int((grad == 0).sum()) == 1  # ceil(16 * 0.9) = 15 rows kept
+    assert float(grad[losses.argmax()]) == 0.0  # the one left out is the worst-fitted row
+    assert torch.allclose(grad[grad != 0], torch.full((15,), 1 / 15))
