@@ -53,3 +53,22 @@ def test_contract(tmp_path):
     np.testing.assert_array_equal(clone(det).fit(X, y).decision_function(X), det.decision_function(X))
     loaded = metaad.load(metaad.save(det, tmp_path / "devnet"))
     np.testing.assert_allclose(loaded.decision_function(X), det.decision_function(X), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("bad", [0.5, -0.7, 2, "yes"])
+def test_labels_other_than_0_and_1_are_refused_not_truncated(bad):
+    X = np.random.RandomState(0).normal(size=(50, 3))
+    y = np.zeros(50, dtype=object)
+    y[:3] = 1
+    y[7] = bad
+    with pytest.raises(DataError, match=rf"y must hold only 0 \(unlabeled\) and 1 \(known anomaly\); y\[7\] is {bad!r}"):
+        metaad.make_detector("devnet", n_epochs=1).fit(X, y)
+
+
+def test_float_and_boolean_labels_that_are_0_or_1_are_accepted():
+    X = np.random.RandomState(0).normal(size=(50, 3))
+    y = np.zeros(50)
+    y[:3] = 1.0
+    a = metaad.make_detector("devnet", n_epochs=1, random_state=0).fit(X, y)
+    b = metaad.make_detector("devnet", n_epochs=1, random_state=0).fit(X, y.astype(bool))
+    np.testing.assert_array_equal(a.decision_scores_, b.decision_scores_)

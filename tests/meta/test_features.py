@@ -31,6 +31,7 @@ def test_deterministic_and_describes_structure() -> None:
     assert features["pca_first_ratio"] > 0.6
 
 
+@pytest.mark.slow  # a wall-clock bound: meaningful on an idle machine, flaky on a shared one
 def test_fast_on_large_data() -> None:
     X = np.random.RandomState(0).normal(size=(100_000, 100))
     compute_meta_features(X[:500])  # warm imports
