@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -85,8 +86,29 @@ class AutoEncoderDetector(ImageScalingMixin, BaseDeepDetector):
     def _score_batch(self, network: nn.Module, xb: torch.Tensor) -> torch.Tensor:
         return ((network(xb) - xb) ** 2).flatten(1).mean(dim=1)
 
-    def feature_errors(self, X: Any) -> "torch.Tensor":
-        """Per-feature squared reconstruction error of each row (the explanation shown in reports)."""
+    def feature_errors(self, X: Any) -> np.ndarray:
+        """Per-feature squared reconstruction error of each row, in the input's shape (standardized units)."""
         X_tensor = self._to_tensor(X)
         with torch.no_grad():
             return ((self.network_(X_tensor) - X_tensor) ** 2).cpu().numpy()
+
+    def explain(self, X: Any) -> np.ndarray:
+        """Per-feature contributions to each row's score: its squared reconstruction error divided by the
+        number of features, so that a row's contributions sum to its score.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_rows, n_features)
+            Images are flattened: one column per pixel (and channel).
+
+        Examples
+        --------
+        >>> import numpy as np, metaad
+        >>> X = np.random.RandomState(0).normal(size=(300, 4))
+        >>> det = metaad.make_detector("autoencoder", n_epochs=5, random_state=0).fit(X)
+        >>> contributions = det.explain(X[:3])
+        >>> np.allclose(contributions.sum(axis=1), det.decision_function(X[:3]), rtol=1e-5)
+        True
+        """
+        errors = self.feature_errors(X)
+        return errors.reshape(errors.shape[0], -1).astype(np.float64) / self.n_features_in_

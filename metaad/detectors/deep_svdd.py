@@ -129,6 +129,12 @@ class DeepSVDDDetector(ImageScalingMixin, BaseDeepDetector):
         As for :class:`~metaad.detectors.autoencoder.AutoEncoderDetector` (``dropout`` is not used: it would
         act as noise around the centre).
 
+    Notes
+    -----
+    No ``explain`` of its own: the score is not a sum over features. Per-feature explanations come from
+    :func:`metaad.evaluation.explain.explain`, which uses the model-agnostic rule for it (the score drop when a
+    feature is set to its training mean).
+
     Examples
     --------
     >>> import numpy as np, metaad

@@ -88,6 +88,12 @@ class DevNetDetector(BaseDeepDetector):
     adversarial, epsilon, adversarial_steps, device, n_threads, verbose, contamination, threshold, random_state
         As for :class:`~metaad.detectors.autoencoder.AutoEncoderDetector` (no loss trimming: labels are used).
 
+    Notes
+    -----
+    No ``explain`` of its own: the score is not a sum over features. Per-feature explanations come from
+    :func:`metaad.evaluation.explain.explain`, which uses the model-agnostic rule for it (the score drop when a
+    feature is set to its training mean).
+
     Raises
     ------
     DataError
