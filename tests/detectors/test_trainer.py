@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from metaad.detectors.trainer import Trainer, pgd_perturbation
@@ -116,3 +117,61 @@ def test_trimmed_loss_is_what_the_optimizer_minimizes() -> None:
     assert int((grad == 0).sum()) == 1  # ceil(16 * 0.9) = 15 rows kept
     assert float(grad[losses.argmax()]) == 0.0  # the one left out is the worst-fitted row
     assert torch.allclose(grad[grad != 0], torch.full((15,), 1 / 15))
+
+
+class LinearLoss(torch.nn.Module):
+    """loss(x) = w·x per row: its gradient sign is sign(w) everywhere, so PGD's end point is known exactly."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.as_tensor(w, dtype=torch.float32))
+
+    def forward(self, xb):
+        return xb @ self.w
+
+
+def linear_loss(module, xb, yb):
+    if yb is not None:
+        assert yb.shape[0] == xb.shape[0]
+        return module(xb) * (1 + yb)
+    return module(xb)
+
+
+@pytest.mark.parametrize("epsilon", [0.1, 2.0])
+def test_pgd_one_step_reaches_the_corner_of_the_box(epsilon):
+    net = LinearLoss([1.0, -2.0, 0.5])
+    X = torch.zeros(200, 3)
+    up = pgd_perturbation(net, linear_loss, X, None, epsilon=epsilon, steps=1, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(up, torch.tensor([epsilon, -epsilon, epsilon]).expand(200, 3))  # from any random start
+    down = pgd_perturbation(net, linear_loss, X, None, epsilon=epsilon, steps=1, generator=torch.Generator().manual_seed(0),
+                            maximize=False)
+    assert torch.allclose(down, -up)  # an attacker hiding an anomaly moves the other way
+
+
+def test_pgd_random_start_is_uniform_in_the_box_and_seeded():
+    net = LinearLoss([1.0, 1.0])
+    X = torch.zeros(2000, 2)
+    start = pgd_perturbation(net, linear_loss, X, None, epsilon=0.5, steps=0, generator=torch.Generator().manual_seed(3))
+    assert float(start.abs().max()) <= 0.5 and float(start.min()) < -0.45 and float(start.max()) > 0.45
+    assert abs(float(start.mean())) < 0.02
+    again = pgd_perturbation(net, linear_loss, X, None, epsilon=0.5, steps=0, generator=torch.Generator().manual_seed(3))
+    other = pgd_perturbation(net, linear_loss, X, None, epsilon=0.5, steps=0, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(start, again) and not torch.equal(start, other)
+    state = torch.get_rng_state()
+    pgd_perturbation(net, linear_loss, X, None, epsilon=0.5, steps=2, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(state, torch.get_rng_state())  # the global RNG is left alone
+
+
+def test_pgd_passes_the_labels_and_restores_the_training_mode():
+    net = LinearLoss([1.0, 1.0])
+    net.train()
+    seen = []
+
+    def loss(module, xb, yb):
+        seen.append((module.training, yb))
+        return linear_loss(module, xb, yb)
+
+    y = torch.ones(4)
+    pgd_perturbation(net, loss, torch.zeros(4, 2), y, epsilon=0.1, steps=2, generator=torch.Generator().manual_seed(0))
+    assert [training for training, _ in seen] == [False, False] and all(yb is y for _, yb in seen)
+    assert net.training
