@@ -175,3 +175,100 @@ def test_pgd_passes_the_labels_and_restores_the_training_mode():
     pgd_perturbation(net, loss, torch.zeros(4, 2), y, epsilon=0.1, steps=2, generator=torch.Generator().manual_seed(0))
     assert [training for training, _ in seen] == [False, False] and all(yb is y for _, yb in seen)
     assert net.training
+
+
+@pytest.mark.parametrize("n, fraction, n_val", [(100, 0.1, 10), (50, 0.1, 0), (80, 0.1, 8), (15, 0.5, 0), (16, 0.5, 8), (200, 0.0, 0)])
+def test_split_sizes_and_the_tiny_data_rule(n, fraction, n_val):
+    train, val = Trainer(validation_fraction=fraction, generator=torch.Generator().manual_seed(0)).split(n)
+    assert len(val) == n_val and len(train) == n - n_val
+    assert sorted(torch.cat([train, val]).tolist()) == list(range(n))  # disjoint, nothing lost
+
+
+def test_batches_keep_order_unless_shuffled():
+    trainer = Trainer(batch_size=4, generator=torch.Generator().manual_seed(0))
+    index = torch.arange(10)
+    assert [b.tolist() for b in trainer._batches(index, shuffle=False)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    shuffled = trainer._batches(index, shuffle=True)
+    assert [len(b) for b in shuffled] == [4, 4, 2]
+    flat = torch.cat(shuffled).tolist()
+    assert sorted(flat) == list(range(10)) and flat != list(range(10))
+
+
+def test_trimmed_mean_edges():
+    trim = Trainer(trim_fraction=0.5)
+    assert float(trim.trimmed_mean(torch.tensor([1.0, 2.0, 9.0]))) == 4.0  # fewer than 4 rows: plain mean
+    assert float(trim.trimmed_mean(torch.tensor([1.0, 2.0, 3.0, 9.0]))) == 1.5  # ceil(4 * 0.5) = 2 kept
+    assert float(trim.trimmed_mean(torch.tensor([1.0, 2.0, 3.0, 4.0, 100.0]))) == 2.0  # ceil(2.5) = 3 kept
+    assert float(trim.trimmed_mean(torch.ones(2, 3))) == 1.0  # not one loss per row: plain mean
+    assert float(Trainer(trim_fraction=0.99).trimmed_mean(torch.tensor([5.0, 1.0, 7.0, 3.0]))) == 1.0  # at least one kept
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_epochs": 0}, r"n_epochs and batch_size must be >= 1, got 0 and 256"),
+    ({"batch_size": 0}, r"n_epochs and batch_size must be >= 1, got 100 and 0"),
+    ({"adversarial": "fgsm"}, r"adversarial='fgsm'; expected None or 'pgd'"),
+])
+def test_bad_settings_are_named(kwargs, message):
+    from metaad.exceptions import ParameterError
+
+    with pytest.raises(ParameterError, match=message):
+        Trainer(**kwargs).fit(torch.nn.Linear(2, 2), reconstruction, torch.zeros(20, 2))
+
+
+def test_a_diverging_loss_is_a_clear_error():
+    from metaad.exceptions import ParameterError
+
+    def nan_loss(module, xb, yb):
+        return reconstruction(module, xb, yb) * float("nan")
+
+    with pytest.raises(ParameterError, match=r"training: the loss became nan at epoch 1; lower learning_rate or check the input scaling"):
+        Trainer(n_epochs=3, batch_size=8).fit(torch.nn.Linear(2, 2), nan_loss, torch.randn(100, 2))
+
+
+def test_min_delta_and_patience():
+    X = torch.randn(200, 4, generator=torch.Generator().manual_seed(0))
+    # improvements of 1e-5 relative are below min_delta=1e-4: they count as epochs without improvement
+    loss = ScriptedValidation([1.0, 0.99999, 0.99998, 0.5, 0.4])
+    history = Trainer(n_epochs=5, batch_size=256, patience=2, min_delta=1e-4, generator=torch.Generator().manual_seed(0)).fit(
+        torch.nn.Linear(4, 4), loss, X
+    )
+    assert history.stopped_early and len(history.train_loss) == 3 and history.best_epoch == 0
+    loss = ScriptedValidation([1.0, 0.98, 0.97, 0.9, 0.95])
+    history = Trainer(n_epochs=5, batch_size=256, patience=2, min_delta=1e-4, generator=torch.Generator().manual_seed(0)).fit(
+        torch.nn.Linear(4, 4), loss, X
+    )
+    assert not history.stopped_early and len(history.train_loss) == 5 and history.best_epoch == 3
+
+
+def test_history_counts_steps_and_weights_batches_by_size():
+    X = torch.arange(10, dtype=torch.float32).reshape(10, 1)
+    seen = []
+
+    def step(xb, yb):
+        seen.append(xb.shape[0])
+        return float(xb.shape[0])  # a batch's "loss" is its size
+
+    history = Trainer(n_epochs=2, batch_size=4, validation_fraction=0.0, generator=torch.Generator().manual_seed(0)).fit(
+        torch.nn.Linear(1, 1), reconstruction, X, step_fn=step
+    )
+    assert seen == [4, 4, 2, 4, 4, 2] and history.n_steps == 6
+    assert history.train_loss == [pytest.approx((4 * 4 + 4 * 4 + 2 * 2) / 10)] * 2  # weighted by batch size
+    assert history.seconds > 0 and history.val_loss == []
+
+
+def test_parameters_and_batch_sampler_are_honoured():
+    net = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Linear(3, 3))
+    frozen = {k: v.clone() for k, v in net[1].state_dict().items()}
+    X = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+    batches = []
+
+    def sampler(train_index):
+        batches.append(train_index[:5])
+        return [train_index[:5]]
+
+    history = Trainer(n_epochs=3, batch_size=16, validation_fraction=0.0, generator=torch.Generator().manual_seed(0)).fit(
+        net, reconstruction, X, parameters=list(net[0].parameters()), batch_sampler=sampler
+    )
+    assert history.n_steps == 3 and len(batches) == 3  # one batch per epoch, from the sampler
+    assert same(net[1].state_dict(), frozen)  # only the listed parameters moved
+    assert not net.training  # left in eval mode
