@@ -272,3 +272,14 @@ def test_parameters_and_batch_sampler_are_honoured():
     assert history.n_steps == 3 and len(batches) == 3  # one batch per epoch, from the sampler
     assert same(net[1].state_dict(), frozen)  # only the listed parameters moved
     assert not net.training  # left in eval mode
+
+
+def test_history_round_trips_through_its_dict():
+    """Saved models store ``to_dict()`` and rebuild the history with ``TrainingHistory(**d)``."""
+    from metaad.detectors.trainer import TrainingHistory
+
+    history = TrainingHistory(train_loss=[3.0, 2.0], val_loss=[2.5, 2.4], best_epoch=1, stopped_early=True, seconds=1.5,
+                              n_steps=7, stopped_by_max_steps=True)
+    assert TrainingHistory(**history.to_dict()) == history
+    assert set(history.to_dict()) == {"train_loss", "val_loss", "best_epoch", "stopped_early", "seconds", "n_steps",
+                                      "stopped_by_max_steps"}
