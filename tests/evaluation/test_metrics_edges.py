@@ -13,17 +13,18 @@ from metaad.exceptions import DataError, ParameterError
 
 
 def test_precision_at_n_breaks_ties_by_position():
-    scores = np.random.RandomState(0).randint(0, 3, size=100).astype(float)  # many ties
-    labels = np.zeros(100, dtype=int)
-    labels[np.flatnonzero(scores == 2)[:5]] = 1  # the first five rows of the top score
-    assert precision_at_n(labels, scores, n=5) == 1.0
-    labels = np.zeros(100, dtype=int)
-    labels[np.flatnonzero(scores == 2)[5:10]] = 1  # five later rows with the same score
-    assert precision_at_n(labels, scores, n=5) == 0.0
+    scores = np.random.RandomState(0).randint(0, 3, size=300).astype(float)  # about 100 rows tie at the top score
+    tied = np.flatnonzero(scores == 2)
+    labels = np.zeros(300, dtype=int)
+    labels[tied[:10]] = 1  # the first ten rows of the top score
+    assert precision_at_n(labels, scores, n=10) == 1.0
+    labels = np.zeros(300, dtype=int)
+    labels[tied[10:20]] = 1  # ten later rows with the same score
+    assert precision_at_n(labels, scores, n=10) == 0.0
 
 
 def test_precision_at_n_messages():
-    with pytest.raises(DataError, match=r"precision_at_n needs n when y_true contains no anomaly \(no label equal to 1\)"):
+    with pytest.raises(DataError, match=r"^precision_at_n needs n when y_true contains no anomaly \(no label equal to 1\)$"):
         precision_at_n([0, 0, 0], [0.1, 0.2, 0.3])
     with pytest.raises(ParameterError, match=r"n must be an integer between 1 and 3 \(the number of rows\), got 4"):
         precision_at_n([0, 1, 0], [0.1, 0.2, 0.3], n=4)
@@ -34,15 +35,18 @@ def test_precision_at_n_messages():
 
 
 def test_evaluate_nan_threshold_message():
-    with pytest.raises(ParameterError, match="threshold must be a number, got NaN"):
+    with pytest.raises(ParameterError, match="^threshold must be a number, got NaN$"):
         evaluate([0, 1], [0.1, 0.9], float("nan"))
 
 
 @pytest.mark.parametrize("label, name", [(0, "normal"), (1, "anomaly")])
 def test_single_class_warning_names_the_class(label, name):
-    with pytest.warns(UserWarning, match=rf"y_true contains only the '{name}' class \(3 rows\), so auroc, average_precision "
-                      r"and precision_at_n are undefined and set to None"):
+    with pytest.warns(UserWarning, match=rf"^y_true contains only the '{name}' class \(3 rows\), so auroc, average_precision "
+                      r"and precision_at_n are undefined and set to None$") as record:
         result = evaluate([label] * 3, [0.1, 0.5, 0.9], 0.4)
+    assert record[0].filename == __file__  # attributed to the caller, not to metrics.py
+    with pytest.warns(UserWarning, match=rf"only the '{name}' class \(1 rows\)"):
+        evaluate([label], [0.5], 0.4)
     assert result["auroc"] is None and result["average_precision"] is None and result["precision_at_n"] is None
     assert result["n_true_anomalies"] == 3 * label
 
@@ -63,3 +67,18 @@ def test_to_builtin_keeps_booleans_and_text():
     assert converted == {"flag": True, "name": "x", "support": 3, "p": 0.5, "nested": {"support": 2}}
     assert converted["flag"] is True and type(converted["support"]) is int and type(converted["p"]) is float
     assert type(converted["nested"]["support"]) is int
+
+
+def test_no_predicted_anomaly_gives_zero_precision_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = evaluate([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4], threshold=0.9)  # nothing flagged
+    assert result["precision"] == 0.0 and result["recall"] == 0.0 and result["f1"] == 0.0
+    assert result["classification_report"]["anomaly"]["precision"] == 0.0
+
+
+def test_input_errors_name_the_argument():
+    with pytest.raises(DataError, match=r"^y_true"):
+        evaluate([0, 2], [0.1, 0.2], 0.5)
+    with pytest.raises(DataError, match=r"^scores"):
+        evaluate([0, 1], [0.1, float("nan")], 0.5)
