@@ -283,3 +283,21 @@ def test_history_round_trips_through_its_dict():
     assert TrainingHistory(**history.to_dict()) == history
     assert set(history.to_dict()) == {"train_loss", "val_loss", "best_epoch", "stopped_early", "seconds", "n_steps",
                                       "stopped_by_max_steps"}
+
+
+def test_split_and_batches_draw_from_the_trainers_generator_only():
+    state = torch.get_rng_state()
+    a = Trainer(batch_size=3, generator=torch.Generator().manual_seed(5))
+    b = Trainer(batch_size=3, generator=torch.Generator().manual_seed(5))
+    torch.manual_seed(123)  # a different global state between the two must not matter
+    assert all(torch.equal(x, y) for x, y in zip(a.split(100), b.split(100)))
+    assert all(torch.equal(x, y) for x, y in zip(a._batches(torch.arange(10), True), b._batches(torch.arange(10), True)))
+    torch.set_rng_state(state)
+    a.split(100)
+    a._batches(torch.arange(10), True)
+    assert torch.equal(state, torch.get_rng_state())  # the global RNG is left alone
+
+
+def test_split_keeps_at_least_eight_training_rows():
+    train, val = Trainer(validation_fraction=0.9).split(20)  # 18 for validation would leave 2 to train on
+    assert len(val) == 0 and len(train) == 20
