@@ -301,3 +301,69 @@ def test_split_and_batches_draw_from_the_trainers_generator_only():
 def test_split_keeps_at_least_eight_training_rows():
     train, val = Trainer(validation_fraction=0.9).split(20)  # 18 for validation would leave 2 to train on
     assert len(val) == 0 and len(train) == 20
+
+
+def test_labels_follow_their_rows_into_every_call():
+    """DevNet's labels must reach the loss with their own rows: in training, validation, PGD and a step_fn."""
+    X = torch.randn(120, 2, generator=torch.Generator().manual_seed(0))
+    y = X[:, 0].clone()  # a row's label is its first value
+    checked = []
+
+    def loss(module, xb, yb):
+        assert yb is not None and torch.allclose(yb, xb[:, 0], atol=0.5)  # allows the PGD shift (epsilon 0.1)
+        checked.append(module.training)
+        return reconstruction(module, xb, yb)
+
+    Trainer(n_epochs=2, batch_size=32, adversarial="pgd", adversarial_steps=1, generator=torch.Generator().manual_seed(0)).fit(
+        torch.nn.Linear(2, 2), loss, X, y
+    )
+    assert True in checked and False in checked  # training and validation/PGD calls both saw labels
+    steps = []
+    Trainer(n_epochs=1, batch_size=32, validation_fraction=0.0, generator=torch.Generator().manual_seed(0)).fit(
+        torch.nn.Linear(2, 2), loss, X, y, step_fn=lambda xb, yb: steps.append(torch.equal(yb, xb[:, 0])) or 0.0
+    )
+    assert steps and all(steps)
+
+
+def test_learning_rate_and_weight_decay_reach_the_optimizer():
+    X = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+    net = torch.nn.Linear(3, 3)
+    before = weights(net)
+    Trainer(n_epochs=2, batch_size=16, learning_rate=1e-12, generator=torch.Generator().manual_seed(0)).fit(net, reconstruction, X)
+    assert all(torch.allclose(before[k], v, atol=1e-9) for k, v in net.state_dict().items())  # lr ~ 0: nothing moves
+
+    def flat(module, xb, yb):
+        return 0.0 * module(xb).sum(dim=1)  # no gradient from the loss: only weight decay moves the weights
+
+    for decay, moved in ((0.0, False), (0.5, True)):
+        net = torch.nn.Linear(3, 3)
+        before = weights(net)
+        Trainer(n_epochs=2, batch_size=16, learning_rate=0.1, weight_decay=decay, early_stopping=False,
+                generator=torch.Generator().manual_seed(0)).fit(net, flat, X)
+        assert (not same(weights(net), before)) is moved
+
+
+def test_pgd_training_sees_the_loss_raising_perturbation_and_keeps_the_global_rng():
+    net = LinearLoss([1.0, -1.0])
+    received = []
+
+    def step(xb, yb):
+        received.append(xb.clone())
+        return 0.0
+
+    state = torch.get_rng_state()
+    Trainer(n_epochs=1, batch_size=8, validation_fraction=0.0, adversarial="pgd", epsilon=0.25, adversarial_steps=1,
+            generator=torch.Generator().manual_seed(0)).fit(net, linear_loss, torch.zeros(8, 2), step_fn=step)
+    assert torch.allclose(received[0], torch.tensor([0.25, -0.25]).expand(8, 2))  # moved up the loss, by epsilon
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def test_batches_are_reshuffled_every_epoch_and_batch_size_one_works():
+    X = torch.arange(40, dtype=torch.float32).reshape(40, 1)
+    orders = []
+    Trainer(n_epochs=2, batch_size=40, validation_fraction=0.0, generator=torch.Generator().manual_seed(0)).fit(
+        torch.nn.Linear(1, 1), reconstruction, X, step_fn=lambda xb, yb: orders.append(xb[:, 0].tolist()) or 0.0
+    )
+    assert orders[0] != sorted(orders[0]) and orders[0] != orders[1] and sorted(orders[0]) == sorted(orders[1])
+    history = Trainer(n_epochs=1, batch_size=1, validation_fraction=0.0).fit(torch.nn.Linear(1, 1), reconstruction, X[:5])
+    assert history.n_steps == 5
