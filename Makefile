@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 PYTEST_ARGS ?=
 
-.PHONY: run test venv bench clean
+.PHONY: run test venv bench clean mutation
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,5 +32,14 @@ run: $(STAMP)
 test: $(TEST_STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+## Mutation testing (mutmut) of the core modules; slow, not in CI. Counts and how to read them: TESTING.md.
+## One module: make mutation MUTATE='metaad.detectors.thresholding*'
+MUTATE ?= metaad.detectors.trainer* metaad.detectors.thresholding* metaad.evaluation.metrics* metaad.detectors.base* metaad.persistence*
+MUTATION_CHILDREN ?= 2
+mutation: $(TEST_STAMP)
+	$(PIP) install -q -e ".[mutation]"
+	OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN) $(foreach m,$(MUTATE),"$(m)")
+	$(VENV)/bin/mutmut results
+
 clean:
-	rm -rf $(VENV) metaad-out .pytest_cache
+	rm -rf $(VENV) metaad-out .pytest_cache mutants

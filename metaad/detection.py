@@ -200,7 +200,7 @@ def detect(
         "classification_report": metrics.get("classification_report"),
     }
 
-    explanation = pipeline.explain(frame)
+    explanation = lambda rows: pipeline.explain(frame.iloc[rows])  # noqa: E731 - asked only about the rows shown
     sections = []
     if hasattr(pipeline.detector_, "explanation_html"):
         sections.append(("Why this detector", pipeline.detector_.explanation_html()))

@@ -114,17 +114,19 @@ class AnomalyPipeline(BaseEstimator):
         self._check_fitted()
         return self.preprocessor_.schema_
 
-    def explain(self, X: Any) -> pd.DataFrame | None:
-        """Per-input-column contributions to each row's score, when the detector offers them.
+    def explain(self, X: Any) -> pd.DataFrame:
+        """Per-input-column contributions to each row's score (larger = pushes the score up more).
 
-        Reconstruction-based detectors give per-feature reconstruction errors; one-hot columns of a
-        categorical input are summed back into that input column. Returns None for other detectors.
+        From :func:`metaad.evaluation.explain.explain`: the detector's own ``explain`` (deep reconstruction
+        detectors: each feature's share of the reconstruction error), else the model-agnostic score drop when
+        the feature is set to its training median. One-hot columns of a categorical input are summed back into
+        that input column.
         """
+        from metaad.evaluation.explain import explain
+
         self._check_fitted()
-        if not hasattr(self.detector_, "feature_errors"):
-            return None
         frame = self._frame(X)
-        errors = np.asarray(self.detector_.feature_errors(self.transform(frame)))
+        errors = explain(self.detector_, self.transform(frame))
         out_names = list(self.preprocessor_.feature_names_out_)
         columns = {}
         for spec in self.preprocessor_.schema_.columns:

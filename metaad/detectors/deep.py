@@ -15,6 +15,8 @@ Everything else (validation, standardization, ``device="auto"``, thread sizing, 
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -218,6 +220,31 @@ class BaseDeepDetector(BaseDetector):
         """Validate and scale raw input the way ``decision_function`` does (used by attacks and explanations)."""
         self._check_fitted()
         return torch.from_numpy(self._scale(self._validate_input(X, reset=False))).to(self.device_)
+
+    # ------------------------------------------------------------------ the step budget
+    def fit(self, X: Any, y: Any = None) -> BaseDeepDetector:
+        """Fit on ``X`` (see :meth:`BaseDetector.fit`); warns when ``max_steps`` cut an explicit ``n_epochs`` short.
+
+        ``max_steps`` is a budget of optimizer steps that holds whatever ``n_epochs`` says (long training on
+        contaminated data learns the anomalies too). When ``n_epochs`` differs from the detector's default and
+        the budget ends training before that many epochs, a ``UserWarning`` says how many epochs ran and how
+        to run them all (``max_steps=None`` or a larger budget); ``history_.stopped_by_max_steps`` records it.
+        """
+        super().fit(X, y)
+        self._warn_if_epochs_cut()
+        return self
+
+    def _warn_if_epochs_cut(self) -> None:
+        history = self.history_
+        default = inspect.signature(type(self)).parameters["n_epochs"].default
+        if history.stopped_by_max_steps and self.n_epochs != default:
+            warnings.warn(
+                f"{self.registry_name}: n_epochs={self.n_epochs} was asked for, but max_steps={self.max_steps} ended "
+                f"training after {len(history.train_loss)} epoch(s) ({history.n_steps} optimizer steps); pass "
+                "max_steps=None (--param max_steps=null on the command line) or a larger max_steps to run every epoch",
+                UserWarning,
+                stacklevel=3,
+            )
 
     # ------------------------------------------------------------------ persistence
     def _get_fitted_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

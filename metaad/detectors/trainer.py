@@ -37,9 +37,12 @@ class TrainingHistory:
     stopped_early: bool = False
     seconds: float = 0.0
     n_steps: int = 0
+    #: True when ``max_steps`` ended training before ``n_epochs`` epochs (and before early stopping).
+    stopped_by_max_steps: bool = False
 
     def to_dict(self) -> dict:
         return {
+            "stopped_by_max_steps": self.stopped_by_max_steps,
             "train_loss": self.train_loss,
             "val_loss": self.val_loss,
             "best_epoch": self.best_epoch,
@@ -282,6 +285,7 @@ class Trainer:
                     history.stopped_early = True
                     break
                 if self.max_steps is not None and n_steps >= self.max_steps:
+                    history.stopped_by_max_steps = epoch + 1 < self.n_epochs
                     break
         if best_state is not None:
             module.load_state_dict(best_state)

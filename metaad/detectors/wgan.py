@@ -236,6 +236,32 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
             for p in frozen:
                 p.requires_grad_(True)
 
+    def explain(self, X: Any) -> np.ndarray:
+        """Per-feature contributions to each row's score: the squared residual ``(x - G(E(x)))²`` divided by the
+        number of features.
+
+        A row's contributions sum to the reconstruction part of the izif score; its critic-feature part
+        (``kappa`` × the residual in the critic's features) mixes all inputs and is left out. With
+        ``score="critic"`` they still show which features ``G(E(x))`` fails to reproduce.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_rows, n_features)
+            Images are flattened: one column per pixel (and channel).
+
+        Examples
+        --------
+        >>> import numpy as np, metaad
+        >>> X = np.random.RandomState(0).normal(size=(300, 4))
+        >>> det = metaad.make_detector("wgan", n_epochs=2, encoder_epochs=2, random_state=0, kappa=0.0).fit(X)
+        >>> np.allclose(det.explain(X[:3]).sum(axis=1), det.decision_function(X[:3]), rtol=1e-5)
+        True
+        """
+        X_tensor = self._to_tensor(X)
+        with torch.no_grad():
+            errors = (X_tensor - self.network_(X_tensor)) ** 2
+        return errors.flatten(1).double().cpu().numpy() / self.n_features_in_
+
     def critic_scores(self, X: Any) -> np.ndarray:
         """``-D(x)`` for each row of ``X`` (higher = less like the training data), whatever ``score`` is."""
         X_tensor = self._to_tensor(X)

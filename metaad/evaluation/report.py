@@ -32,6 +32,8 @@ MAX_COLUMNS = 30
 """At most this many columns of ``frame`` are shown in the top-rows table."""
 
 TOP_FEATURES_PER_ROW = 3
+#: Most flagged rows a callable ``explanation`` is asked about for the mean-contribution chart (highest scores).
+MAX_EXPLAINED_FLAGGED = 500
 SUMMARY_METRICS = ("auroc", "average_precision", "precision", "recall", "f1", "precision_at_n")
 
 
@@ -75,10 +77,13 @@ def write_report(
         The detector's parameters, shown in the header. Their ``threshold`` and ``contamination`` (when
         present) describe the threshold rule: the summary states the share of rows flagged against the rule's
         target (for ``"fpr:R"`` the flag rate on the training table is about ``c + (1 - c) R``, not ``R``).
-    explanation : pandas.DataFrame, optional
+    explanation : pandas.DataFrame or callable, optional
         Rows x features of per-feature contributions, aligned with ``frame`` (same length, same order). Adds a
         "Why these rows" section with the 3 features that contribute most to each top row and a bar chart of
-        the mean contribution over the flagged rows.
+        the mean contribution over the flagged rows. A callable ``explanation(positions)`` returns that frame
+        for the given row positions only, and is asked only about the rows shown (the top rows and at most
+        500 flagged rows): e.g. ``lambda rows: pipeline.explain(frame.iloc[rows])``, whose model-agnostic
+        rule costs one scoring pass per feature.
     sections : sequence of (str, str), optional
         Extra sections appended at the end, as (heading, body). The heading is escaped; the body must already
         be safe HTML and is inserted as is.
@@ -112,10 +117,16 @@ def write_report(
     >>> "Demo" in text and "data:image/png;base64," in text and "<script" not in text
     True
     """
-    values, classes = _check_inputs(scores, threshold, frame, labels, explanation, top)
+    values, classes = _check_inputs(scores, threshold, frame, labels, None if callable(explanation) else explanation, top)
     threshold = float(threshold)
     flagged = values > threshold
     order = np.argsort(-values, kind="stable")[: min(int(top), values.size)]
+    if callable(explanation):
+        by_score = np.argsort(-values, kind="stable")
+        rows = np.union1d(order, by_score[flagged[by_score]][:MAX_EXPLAINED_FLAGGED])
+        part = explanation(rows)
+        explanation = pd.DataFrame(np.nan, index=frame.index, columns=part.columns)
+        explanation.iloc[rows] = np.asarray(part, dtype=float)
     has_both_classes = classes is not None and classes.min() != classes.max()
 
     parts = [
@@ -331,8 +342,10 @@ def _why(
         f'<p class="note">For each top row, the {TOP_FEATURES_PER_ROW} features with the largest contribution '
         "to its anomaly score, with the row's original value.</p>\n" + table(header, rows)
     )
-    basis = contributions[flagged] if flagged.any() else contributions.iloc[order]
+    basis = (contributions[flagged] if flagged.any() else contributions.iloc[order]).dropna(how="all")
     described = "flagged rows" if flagged.any() else "top rows (no row is flagged)"
+    if flagged.any() and len(basis) < int(flagged.sum()):
+        described = f"highest-scoring of the {int(flagged.sum())} flagged rows"
     if not basis.dropna(how="all").empty:
         figure = feature_contributions_figure(basis)
         body += f'<p class="note">Mean contribution over the {len(basis)} {described}.</p>'

@@ -41,11 +41,22 @@ def test_feature_errors_explain_scores() -> None:
     np.testing.assert_allclose(errors.mean(axis=1), det.decision_function(X[:10]), rtol=1e-5)
 
 
-def test_device_auto_and_missing_device() -> None:
-    det = metaad.make_detector("autoencoder", device="auto", n_epochs=1).fit(np.random.RandomState(0).rand(30, 3))
-    assert det.device_.type in {"cpu", "cuda"}
+def test_device_auto_follows_cuda_and_a_missing_device_is_named(monkeypatch) -> None:
     import torch
 
-    if not torch.cuda.is_available():
-        with pytest.raises(metaad.ParameterError, match="no CUDA device"):
-            metaad.make_detector("autoencoder", device="cuda")
+    from metaad.device import resolve_device
+
+    X = np.random.RandomState(0).rand(30, 3)
+    det = metaad.make_detector("autoencoder", device="auto", n_epochs=1).fit(X)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert det.device_.type == expected
+    assert {p.device.type for p in det.network_.parameters()} == {expected}  # the network lives where device_ says
+    # "auto" asks torch: CUDA whenever it is present, the CPU otherwise
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(metaad.ParameterError, match="device='cuda' was requested but no CUDA device is available"):
+        metaad.make_detector("autoencoder", device="cuda")
+    with pytest.raises(metaad.ParameterError, match="device='gpu' is not a device name"):
+        metaad.make_detector("autoencoder", device="gpu")

@@ -38,7 +38,11 @@ def test_scores_not_collapsed_and_detect(fitted, cardio):
 
 def test_centre_fixed_and_away_from_zero(fitted, cardio):
     centre = fitted.center_
-    assert np.all(np.abs(centre) >= 0.1 - 1e-7)
+    with torch.no_grad():
+        embeddings = fitted.network_.encoder(fitted._to_tensor(cardio[0])).numpy()
+    assert np.all(np.abs(centre) > 0)
+    # inside the cloud of training embeddings: no coordinate further than 3 spreads from their mean
+    assert np.all(np.abs(centre - embeddings.mean(axis=0)) < 3 * embeddings.std(axis=0))
     # the centre did not move during training (it is a buffer, not a parameter)
     assert "center" not in dict(fitted.network_.named_parameters())
     # and the one-class loss fell
@@ -48,6 +52,26 @@ def test_centre_fixed_and_away_from_zero(fitted, cardio):
 def test_fix_center_pushes_small_coordinates():
     centre = fix_center(torch.tensor([[0.0, -0.02, 3.0], [0.0, 0.0, 1.0]]), 0.1)
     assert centre.tolist() == pytest.approx([0.1, -0.1, 2.0])
+    # relative: the bound is eps times each coordinate's spread
+    emb = torch.tensor([[1.0, -0.2, 3.0], [-1.0, 0.19, 1.0]])
+    spread = emb.std(dim=0)
+    centre = fix_center(emb, 0.1, relative=True)
+    assert centre.tolist() == pytest.approx([0.1 * float(spread[0]), -0.1 * float(spread[1]), 2.0])
+
+
+@pytest.mark.parametrize("n_features", [3, 5, 10])
+def test_planted_outliers_score_higher_for_every_seed(n_features):
+    """400 Gaussian rows and 8 rows shifted by +6 in every column: the 8 must score highest, whatever the seed.
+
+    With an absolute centre push and a 2-wide embedding, seeds 2 and 4 ranked them *below* the normal rows
+    (AUROC 0.0 and 0.4 with 5 columns)."""
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(size=(400, n_features)), rng.normal(size=(8, n_features)) + 6])
+    y = np.r_[np.zeros(400), np.ones(8)]
+    for seed in range(5):
+        scores = metaad.make_detector("deep_svdd", random_state=seed).fit(X).decision_scores_
+        assert roc_auc_score(y, scores) >= 0.95, f"seed {seed}: AUROC {roc_auc_score(y, scores):.3f}"
+        assert scores[400:].mean() > scores[:400].mean()
 
 
 def test_images_28x28():

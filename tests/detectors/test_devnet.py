@@ -40,3 +40,12 @@ def test_deviation_loss_by_hand():
     reference = torch.tensor([1.0, 2.0, 3.0])  # mean 2, std 1
     losses = deviation_loss(torch.tensor([4.0, 4.0, 0.0]), torch.tensor([0.0, 1.0, 1.0]), reference, margin=5.0)
     assert losses.tolist() == pytest.approx([2.0, 3.0, 7.0])
+
+
+def test_float_and_boolean_labels_that_are_0_or_1_are_accepted():
+    X = np.random.RandomState(0).normal(size=(50, 3))
+    y = np.zeros(50)
+    y[:3] = 1.0
+    a = metaad.make_detector("devnet", n_epochs=1, random_state=0).fit(X, y)
+    b = metaad.make_detector("devnet", n_epochs=1, random_state=0).fit(X, y.astype(bool))
+    np.testing.assert_array_equal(a.decision_scores_, b.decision_scores_)

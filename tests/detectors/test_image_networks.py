@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 
 import metaad
 from metaad.detectors.image_networks import ConvAutoencoder, ConvDecoder, ConvEncoder, global_scaler, is_image_shape
@@ -51,3 +52,32 @@ def test_image_shape_checked_at_score_time():
 def test_table_detector_rejects_images():
     with pytest.raises(metaad.exceptions.DataError, match=r"shape \(10, 4, 4\); this detector expects a 2-D table"):
         metaad.make_detector("devnet").fit(np.zeros((10, 4, 4)), np.r_[np.ones(2), np.zeros(8)])
+
+
+def odd_blob_images() -> tuple[np.ndarray, np.ndarray]:
+    """120 images of a blob near the centre and 8 of the same blob near a corner (same brightness), 28x28."""
+    rng = np.random.RandomState(0)
+    yy, xx = np.mgrid[:28, :28]
+
+    def blob(cy, cx):
+        return np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 32.0) + 0.05 * rng.rand(28, 28)
+
+    normal = [blob(14 + rng.randn(), 14 + rng.randn()) for _ in range(120)]
+    corner = [blob(6 + rng.randn(), 22 + rng.randn()) for _ in range(8)]
+    return np.stack(normal + corner).astype(np.float32), np.r_[np.zeros(120), np.ones(8)]
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return odd_blob_images()
+
+
+@pytest.mark.parametrize("name", ["autoencoder", "vae", "deep_svdd"])
+def test_image_detectors_learn_and_rank_the_odd_images_first(name, blobs):
+    X, y = blobs
+    det = metaad.make_detector(name, n_epochs=3, batch_size=32, random_state=0).fit(X)
+    assert type(det.network_).__name__ != "MLPAutoencoder" and len(np.unique(det.scaler_mean_)) == 1
+    losses = det.history_.train_loss
+    assert losses[-1] < 0.85 * losses[0], f"{name}: the training loss did not fall on images: {losses}"
+    assert roc_auc_score(y, det.decision_scores_) >= 0.95
+    assert roc_auc_score(y, det.decision_function(X)) >= 0.95

@@ -34,11 +34,15 @@ def test_pgd_training_runs_and_changes_weights(name, X):
 
 
 def test_early_stopping_off_keeps_last_weights():
-    gen = torch.Generator().manual_seed(0)
-    X = torch.randn(64, 3, generator=gen)
+    from tests.detectors.test_trainer import ScriptedValidation, same
+
+    X = torch.randn(200, 3, generator=torch.Generator().manual_seed(0))
+    # the validation loss is best at epoch 0 and only worsens: early stopping would bring epoch 0's weights back
+    loss = ScriptedValidation([1.0, 2.0, 3.0, 4.0])
     net = torch.nn.Linear(3, 3)
-    # a constant monitored loss: with early stopping the first epoch's weights would come back
-    trainer = Trainer(n_epochs=4, batch_size=16, validation_fraction=0.0, patience=1, early_stopping=False, generator=gen)
-    history = trainer.fit(net, lambda m, xb, yb: torch.zeros(xb.shape[0]) + 0 * m(xb).sum(), X, step_fn=lambda xb, yb: 1.0)
-    assert len(history.train_loss) == 4 and not history.stopped_early
-    assert history.best_epoch == 3
+    trainer = Trainer(n_epochs=4, batch_size=64, patience=1, learning_rate=0.05, early_stopping=False,
+                      generator=torch.Generator().manual_seed(0))
+    history = trainer.fit(net, loss, X)
+    assert len(history.train_loss) == 4 and not history.stopped_early and history.best_epoch == 3
+    assert not same(loss.snapshots[0], loss.snapshots[-1])
+    assert same({k: v.clone() for k, v in net.state_dict().items()}, loss.snapshots[-1])

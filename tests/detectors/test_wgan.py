@@ -41,10 +41,20 @@ def test_critic_score_option_matches_scores_function(fitted, cardio):
     np.testing.assert_allclose(fitted.critic_scores(X_test), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_images_3x32x32():
+def test_images_rank_the_odd_images_first():
+    from tests.detectors.test_image_networks import odd_blob_images
+
+    X, y = odd_blob_images()
+    det = metaad.make_detector("wgan", n_epochs=3, encoder_epochs=5, pretrain_epochs=5, batch_size=32, random_state=0).fit(X)
+    assert type(det.network_.generator).__name__ == "ConvDecoder" and len(det.gan_history_.train_loss) == 3
+    assert roc_auc_score(y, det.decision_function(X)) >= 0.95
+
+
+def test_colour_images_3x32x32():
     X = np.random.RandomState(0).rand(32, 3, 32, 32).astype(np.float32)
     det = metaad.make_detector("wgan", n_epochs=1, encoder_epochs=1, batch_size=16, random_state=0).fit(X)
     assert det.decision_function(X[:4]).shape == (4,)
+    assert det.decision_function(X[:4]).tolist() == pytest.approx(det.decision_scores_[:4].tolist(), rel=1e-5)
 
 
 def test_images_get_an_autoencoder_warm_start_by_default():
