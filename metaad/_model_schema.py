@@ -78,6 +78,7 @@ class History(_Document):
     val_loss: list[AnyFloat]
     best_epoch: Annotated[int, Field(strict=True, ge=-1)]
     stopped_early: bool
+    stopped_by_max_steps: bool = False  # absent in models saved before it was recorded
     seconds: AnyFloat
     n_steps: Annotated[int, Field(strict=True, ge=0)] = 0
 
@@ -385,8 +386,6 @@ def check_detector(document: Any, arrays: dict[str, np.ndarray], where: _Where |
     """
     from metaad.detectors.classical import PyODAdapter
     from metaad.detectors.deep import BaseDeepDetector
-    from metaad.meta.auto import AutoDetector
-
     if not isinstance(where, _Where):
         where = _Where(str(where[0]), "", str(where[1]), "")
     doc = validate(DetectorDocument, document, where.json, where.loc)
@@ -394,7 +393,7 @@ def check_detector(document: Any, arrays: dict[str, np.ndarray], where: _Where |
         raise ModelFileError(f"{where.json}: field '{where.field('detector')}': an auto model cannot be a member")
     detector = _check_params(doc, where)
     check_finite(arrays, where.arrays, where.key)
-    if isinstance(detector, AutoDetector) and not nested:
+    if doc.detector == "auto" and not nested:  # by name: persistence sits below the meta layer
         n_features = _check_auto(detector, doc.fitted, arrays, where)
     elif isinstance(detector, BaseDeepDetector):
         n_features = _check_deep(detector, doc.fitted, arrays, where)

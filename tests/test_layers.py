@@ -14,7 +14,7 @@ LAYERS: dict[str, int] = {
     "scores": 2,
     "detectors": 3,
     "evaluation": 4,
-    "pipeline": 5, "persistence": 5,
+    "pipeline": 5, "persistence": 5, "_model_schema": 5, "_model_files": 5,
     "benchmark": 6,
     "engine": 7,
     "meta": 8,

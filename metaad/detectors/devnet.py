@@ -39,37 +39,6 @@ def deviation_loss(scores: torch.Tensor, labels: torch.Tensor, reference: torch.
     return (1.0 - labels) * deviation.abs() + labels * torch.clamp(margin - deviation, min=0.0)
 
 
-def check_labels(y: Any) -> np.ndarray:
-    """``y`` as a 1-D integer array of 0 and 1, or a :class:`DataError` naming the first bad value and its row.
-
-    Examples
-    --------
-    >>> check_labels([0, 1, 0.0, True]).tolist()
-    [0, 1, 0, 1]
-    >>> check_labels([0, 0.5, 1])
-    Traceback (most recent call last):
-    ...
-    metaad.exceptions.DataError: devnet: y must hold only 0 (unlabeled) and 1 (known anomaly); y[1] is 0.5
-    """
-    values = np.asarray(y)
-    if values.ndim > 1 and values.shape[1:] == (1,) * (values.ndim - 1):
-        values = values.reshape(-1)
-    if values.ndim != 1:
-        raise DataError(f"devnet: y must be one label per row (1-D), got shape {values.shape}")
-    try:
-        numeric = values.astype(np.float64)
-    except (TypeError, ValueError):
-        numeric = None
-    if numeric is None:
-        bad = next(i for i, v in enumerate(values.tolist()) if not isinstance(v, (bool, int, float)))
-    else:
-        wrong = np.flatnonzero(~np.isin(numeric, (0.0, 1.0)))
-        if wrong.size == 0:
-            return numeric.astype(int)
-        bad = int(wrong[0])
-    raise DataError(f"devnet: y must hold only 0 (unlabeled) and 1 (known anomaly); y[{bad}] is {values.tolist()[bad]!r}")
-
-
 @register("devnet", family="deep", description="Deviation network (semi-supervised): a few labelled anomalies, deviation loss with a N(0,1) prior.")
 class DevNetDetector(BaseDeepDetector):
     """Deviation network: anomaly scores learned from unlabeled data plus a few labelled anomalies.
@@ -138,21 +107,6 @@ class DevNetDetector(BaseDeepDetector):
 
     def _score_batch(self, network: nn.Module, xb: torch.Tensor) -> torch.Tensor:
         return network(xb).squeeze(1)
-
-    def fit(self, X: Any, y: Any = None) -> DevNetDetector:
-        """Fit on ``X`` with ``y``: 1 for the known anomalies, 0 for the unlabeled rows.
-
-        ``y`` is checked as given, before any conversion: a label such as 0.5, -0.7 or "yes" is an error
-        naming the value and its row, never silently truncated to 0.
-
-        Raises
-        ------
-        DataError
-            When ``y`` is missing, has a value other than 0 and 1, or holds no 1.
-        """
-        if y is not None:
-            check_labels(y)
-        return super().fit(X, y)
 
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
         if y is None:

@@ -142,11 +142,12 @@ def score_frames(model: Any, chunks: Iterator[Chunk], out: IO[str]) -> tuple[int
     Examples
     --------
     >>> import io, pandas as pd, metaad
-    >>> df = pd.DataFrame({"x": [0.0, 1.0, 0.5, 9.0] * 5})
+    >>> df = pd.DataFrame({"x": [0.0, 1.0, 0.5, 0.2, 0.7] * 4})
+    >>> df.loc[[7, 15], "x"] = [9.0, 8.0]
     >>> pipe = metaad.AnomalyPipeline(metaad.make_detector("ecod")).fit(df)
     >>> out = io.StringIO()
     >>> score_frames(pipe, iter([(df.iloc[:10], None), (df.iloc[10:], None)]), out)
-    (20, 4)
+    (20, 2)
     >>> out.getvalue().splitlines()[0]
     'row,score,is_anomaly'
     """

@@ -286,8 +286,9 @@ class ServedModel:
 
     @property
     def explains(self) -> bool:
-        """Whether the detector gives per-feature contributions (reconstruction-based detectors)."""
-        return hasattr(self.pipeline.detector_, "feature_errors")
+        """Whether ``?explain=true`` gives per-feature contributions: always, since every detector has them
+        (its own ``explain``, else the model-agnostic score drop of :mod:`metaad.evaluation.explain`)."""
+        return True
 
     def describe(self) -> dict[str, Any]:
         """What ``GET /model`` answers: detector, parameters, schema, threshold, versions, dates, explanation."""

@@ -98,10 +98,11 @@ def test_explain_returns_contributions_per_input_column(ae_service, model_dirs):
         np.testing.assert_allclose(list(row["contributions"].values()), want.to_numpy(), rtol=1e-6)
 
 
-def test_explain_on_a_detector_without_contributions_says_so(service):
+def test_explain_on_a_classical_detector_uses_the_model_agnostic_contributions(service):
     _, client = service
     answer = client.post("/score?explain=true", json={"rows": records(new_rows(2))}).json()
-    assert answer["explained"] is False and "contributions" not in answer["results"][0]
+    assert answer["explained"] is True
+    assert set(answer["results"][0]["contributions"]) == set(new_rows(1).columns)
 
 
 def test_empty_rows_score_nothing(service):
