@@ -151,18 +151,20 @@ def summarize(args: argparse.Namespace) -> str:
             continue
         autos = [c for c in part.columns if c.startswith("auto/")]
         lines += [f"### {label}: {len(part)} datasets", "",
-                  "| method | mean test AUROC | vs iforest | worst vs iforest | datasets > 0.05 below iforest |",
+                  "| method | mean test AUROC (datasets) | vs iforest | worst vs iforest | datasets > 0.05 below iforest |",
                   "|---|---:|---:|---:|---:|"]
         for method in autos + ["iforest/0", "global_best", "oracle"]:
-            diff = part[method] - part["iforest/0"]
-            lines.append(f"| {method} | {part[method].mean():.4f} | {diff.mean():+.4f} | {diff.min():+.4f} "
+            diff = (part[method] - part["iforest/0"]).dropna()
+            if diff.empty:
+                continue
+            lines.append(f"| {method} | {part[method].mean():.4f} ({len(diff)}) | {diff.mean():+.4f} | {diff.min():+.4f} "
                          f"({part.loc[diff.idxmin(), 'dataset']}) | {int((diff < -0.05).sum())} |")
         lines.append("")
     per = frame.sort_values(["n_rows", "dataset"])
     lines += ["### Per dataset (mean over seeds)", "", "| dataset | rows | " + " | ".join(c for c in per.columns if c.startswith("auto/")) +
               " | iforest | global best | oracle |", "|---|---:|" + "---:|" * (sum(c.startswith("auto/") for c in per.columns) + 3)]
     for _, r in per.iterrows():
-        autos = " | ".join(f"{r[c]:.3f}" for c in per.columns if c.startswith("auto/"))
+        autos = " | ".join("" if pd.isna(r[c]) else f"{r[c]:.3f}" for c in per.columns if c.startswith("auto/"))
         lines.append(f"| {r['dataset']} | {int(r['n_rows'])} | {autos} | {r['iforest/0']:.3f} | {r['global_best']:.3f} | {r['oracle']:.3f} |")
     fit = mean["fit_seconds"].unstack("config_id")
     lines += ["", f"auto's mean fit seconds: {fit.filter(like='auto/').mean().round(2).to_dict()}; iforest's: "
