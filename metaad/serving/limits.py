@@ -1,8 +1,9 @@
 """Protections around every request: bearer-token checks, body-size limits, and request metrics.
 
 The body limit is enforced twice, so no oversized body is ever buffered: a ``Content-Length`` above the
-limit is answered 413 before the body is read, and a body sent without one (chunked) is counted as it
-arrives and refused with 413 as soon as it passes the limit.
+limit is answered 413 without buffering the body (up to :data:`DRAIN_BYTES` of it is read and discarded first,
+so that the client reads the answer rather than a connection reset), and a body sent without one (chunked) is
+counted as it arrives and refused with 413 as soon as it passes the limit.
 """
 
 from __future__ import annotations
@@ -77,6 +78,12 @@ def unauthorized() -> HTTPException:
     )
 
 
+#: A body declared over the limit but at most this large is read and discarded before the 413 is sent: a client
+#: still sending when the server closes the connection sees a reset instead of the answer. Larger ones are
+#: answered at once.
+DRAIN_BYTES = 16 * 1024 * 1024
+
+
 def too_large(what: str, limit: int) -> HTTPException:
     return HTTPException(status_code=413, detail=f"{what} exceeds the limit of {limit} bytes")
 
@@ -131,6 +138,11 @@ class GuardMiddleware:
                     return
                 if length > limit:
                     error = too_large(f"the request body ({length} bytes)", limit)
+                    if length <= DRAIN_BYTES:  # let the client finish sending, so it reads the 413, not a reset
+                        while True:
+                            message = await receive()
+                            if message["type"] != "http.request" or not message.get("more_body", False):
+                                break
                     await JSONResponse({"error": error.detail}, 413, headers={"Connection": "close"})(
                         scope, receive, send_counted
                     )
