@@ -256,7 +256,7 @@ class _Where:
 
 def _check_params(document: DetectorDocument, where: _Where) -> Any:
     from metaad.detectors.registry import get_detector_info
-    from metaad.persistence import _params_from_file
+    from metaad._params_json import _params_from_file
 
     try:
         info = get_detector_info(document.detector)

@@ -25,39 +25,11 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from metaad._io import atomic_directory, owned_folder_check
+from metaad._params_json import _json_safe, _params_for_file
 from metaad._model_files import read_arrays, read_json, refuse_links
 from metaad._model_schema import FORMAT, FORMAT_VERSION, DetectorPlan, check_detector, check_manifest, check_pipeline, check_preprocessor
 from metaad._version import __version__
 from metaad.exceptions import MetaADError, ModelFileError
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    raise ModelFileError(f"cannot save a value of type {type(value).__name__} ({value!r}) safely as JSON")
-
-
-def _params_for_file(params: dict[str, Any]) -> dict[str, Any]:
-    safe = {}
-    for key, value in params.items():
-        if isinstance(value, np.random.RandomState) or (value is not None and not isinstance(value, (str, int, float, bool, list, tuple, dict, np.integer, np.floating))):
-            raise ModelFileError(f"parameter {key}={value!r} cannot be saved; use an int random_state")
-        safe[key] = _json_safe(value)
-    return safe
-
-
-def _params_from_file(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
 
 
 def _write_detector(detector: Any, folder: Path) -> dict[str, Any]:

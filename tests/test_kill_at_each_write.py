@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
-from pathlib import Path
 
-import pytest
 
 from metaad.benchmark.store import ResultStore, load_results
 from metaad.meta.knowledge import add_knowledge, load_merged_knowledge

@@ -381,7 +381,7 @@ class AutoDetector(BaseDetector):
 
     # ------------------------------------------------------------------------------------------- persistence
     def _get_fitted_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        from metaad.persistence import _json_safe, _params_for_file
+        from metaad._params_json import _json_safe, _params_for_file
 
         arrays: dict[str, np.ndarray] = {"decision_scores": self.decision_scores_}
         members = []
@@ -396,7 +396,7 @@ class AutoDetector(BaseDetector):
         return arrays, _json_safe(meta)
 
     def _set_fitted_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        from metaad.persistence import _params_from_file
+        from metaad._params_json import _params_from_file
 
         if not meta.get("members"):
             raise ModelFileError("auto: the saved model lists no members (fitted.members is empty)")
