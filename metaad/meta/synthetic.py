@@ -54,14 +54,19 @@ GLOBAL_MARGIN = 0.1
 CLUSTER_SHIFT = 2.0
 #: Most mixture components fitted to model the data.
 MAX_COMPONENTS = 5
+#: Above this many columns the mixture's covariances are diagonal: a full one costs columns² memory per
+#: component (4 x 10,000² floats = 3.2 GB for a 10,000-column table).
+MAX_FULL_COVARIANCE_COLUMNS = 100
 
 
 def _mixture(X: np.ndarray, rng: np.random.RandomState) -> Any:
     from sklearn.mixture import GaussianMixture
 
     n_components = int(max(1, min(MAX_COMPONENTS, X.shape[0] // 50)))
-    return GaussianMixture(n_components=n_components, covariance_type="full", reg_covar=1e-3,
-                           random_state=rng.randint(2**31 - 1)).fit(X)
+    kind = "full" if X.shape[1] <= MAX_FULL_COVARIANCE_COLUMNS else "diag"
+    gm = GaussianMixture(n_components=n_components, covariance_type=kind, reg_covar=1e-3,
+                         random_state=rng.randint(2**31 - 1)).fit(X)
+    return gm
 
 
 def _sample_mixture(gm: Any, n: int, rng: np.random.RandomState, *, cov_scale: float = 1.0,
@@ -71,9 +76,13 @@ def _sample_mixture(gm: Any, n: int, rng: np.random.RandomState, *, cov_scale: f
     for k in np.unique(component):
         where = np.flatnonzero(component == k)
         mean = gm.means_[k] + (0.0 if mean_shift is None else mean_shift[k])
+        noise = rng.standard_normal(size=(len(where), len(mean)))
+        if gm.covariance_type == "diag":
+            rows[where] = mean + noise * np.sqrt(cov_scale * gm.covariances_[k])
+            continue
         cov = cov_scale * gm.covariances_[k]
         chol = np.linalg.cholesky(cov + 1e-9 * np.eye(len(cov)))  # covariances are regularized: positive definite
-        rows[where] = mean + rng.standard_normal(size=(len(where), len(mean))) @ chol.T
+        rows[where] = mean + noise @ chol.T
     return rows
 
 

@@ -171,3 +171,17 @@ def test_a_labelled_validation_set_reranks_the_candidates(knowledge, X) -> None:
     chosen = next(c for c in det.candidates_ if c["config_id"] == det.selected_["config_id"])
     assert chosen["label_auroc"] == pytest.approx(roc_auc_score(y_val, det.detectors_[0].decision_function(X_val)), abs=1e-4)
     assert "validation set" in det.explanation_html()
+
+
+@pytest.mark.slow
+def test_a_wide_table_is_chosen_for_with_bounded_memory() -> None:
+    """300 x 10,000 built 10k x 10k matrices (4.7 GB) in the meta-features and the synthetic evidence (issue 12)."""
+    import tracemalloc
+
+    X = np.random.RandomState(0).normal(size=(300, 10_000))
+    tracemalloc.start()
+    det = AutoDetector(random_state=0).fit(X)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 600e6, f"{peak / 1e6:.0f} MB"
+    assert det.decision_scores_.shape == (300,)

@@ -98,3 +98,15 @@ def test_task_is_seeded_and_bounded(X) -> None:
         make_synthetic_task(X[:10])
     with pytest.raises(DataError, match="unknown synthetic anomaly type"):
         make_synthetic_task(X, types=("weird",))
+
+
+def test_memory_stays_bounded_on_a_wide_table() -> None:
+    import tracemalloc
+
+    X = np.random.RandomState(0).normal(size=(300, 5000))
+    tracemalloc.start()
+    task = make_synthetic_task(X, random_state=0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 150e6, f"{peak / 1e6:.0f} MB: full covariances of 5,000 columns would take 800 MB"
+    assert task.injected["local"].shape == (10, 5000) and np.isfinite(task.injected["clustered"]).all()
