@@ -189,7 +189,7 @@ def decide(candidates: list[dict[str, Any]], *, evidence_key: str | None, eviden
     ``posterior = prior + evidence_weight * (evidence - mean evidence over the candidates)``, where ``prior`` is
     the selector's score. The best candidate is chosen alone when it leads the next by at least
     ``hedge_margin``; otherwise the best ``ensemble_size`` candidates are rank-averaged (confidence "low").
-    Candidates without evidence (they could not be fitted) rank last.
+    Candidates without evidence (they could not be fitted) get ``posterior`` None and rank last.
 
     Examples
     --------
@@ -210,12 +210,12 @@ def decide(candidates: list[dict[str, Any]], *, evidence_key: str | None, eviden
     for c in candidates:
         value = c.get(evidence_key) if evidence_key else None
         if evidence_key and (value is None or not np.isfinite(value)):
-            c["posterior"] = -np.inf
+            c["posterior"] = None  # could not be judged: ranked last
         else:
             c["posterior"] = round(c["prior"] + (evidence_weight * (value - mean) if evidence_key else 0.0), 6)
-    ranked = sorted(candidates, key=lambda c: (-c["posterior"], c["rank"]))
-    usable = [c for c in ranked if np.isfinite(c["posterior"])] or ranked
-    margin = usable[0]["posterior"] - usable[1]["posterior"] if len(usable) > 1 else np.inf
+    ranked = sorted(candidates, key=lambda c: (c["posterior"] is None, -(c["posterior"] or 0.0), c["rank"]))
+    usable = [c for c in ranked if c["posterior"] is not None] or ranked
+    margin = usable[0]["posterior"] - usable[1]["posterior"] if len(usable) > 1 and usable[1]["posterior"] is not None else np.inf
     if margin >= hedge_margin or ensemble_size <= 1:
         reason = (f"it leads the next candidate by {margin:.3f}" if np.isfinite(margin) else "it is the only candidate")
         return Decision([usable[0]], "high", reason, ranked)
