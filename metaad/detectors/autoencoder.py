@@ -110,5 +110,4 @@ class AutoEncoderDetector(ImageScalingMixin, BaseDeepDetector):
         >>> np.allclose(contributions.sum(axis=1), det.decision_function(X[:3]), rtol=1e-5)
         True
         """
-        errors = self.feature_errors(X)
-        return errors.reshape(errors.shape[0], -1).astype(np.float64) / self.n_features_in_
+        return self._reconstruction_contributions(X)

@@ -221,6 +221,14 @@ class BaseDeepDetector(BaseDetector):
         self._check_fitted()
         return torch.from_numpy(self._scale(self._validate_input(X, reset=False))).to(self.device_)
 
+    def _reconstruction_contributions(self, X: Any) -> np.ndarray:
+        """Squared residual of each input value against ``network_(X)`` over the number of features, one
+        flattened row per input row: the per-feature part of a reconstruction score (used by ``explain``)."""
+        X_tensor = self._to_tensor(X)
+        with torch.no_grad():
+            errors = (self.network_(X_tensor) - X_tensor) ** 2
+        return errors.flatten(1).double().cpu().numpy() / self.n_features_in_
+
     # ------------------------------------------------------------------ the step budget
     def fit(self, X: Any, y: Any = None) -> BaseDeepDetector:
         """Fit on ``X`` (see :meth:`BaseDetector.fit`); warns when ``max_steps`` cut an explicit ``n_epochs`` short.

@@ -149,10 +149,7 @@ class VAEDetector(ImageScalingMixin, BaseDeepDetector):
         >>> np.allclose(det.explain(X[:3]).sum(axis=1), det.decision_function(X[:3]), rtol=1e-5)
         True
         """
-        X_tensor = self._to_tensor(X)
-        with torch.no_grad():
-            errors = (self.network_(X_tensor) - X_tensor) ** 2
-        return errors.flatten(1).double().cpu().numpy() / self.n_features_in_
+        return self._reconstruction_contributions(X)
 
     def latent(self, X: Any) -> np.ndarray:
         """Posterior means ``E[z|x]`` of the rows of ``X`` (numpy array, one row per input row)."""

@@ -257,10 +257,7 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
         >>> np.allclose(det.explain(X[:3]).sum(axis=1), det.decision_function(X[:3]), rtol=1e-5)
         True
         """
-        X_tensor = self._to_tensor(X)
-        with torch.no_grad():
-            errors = (X_tensor - self.network_(X_tensor)) ** 2
-        return errors.flatten(1).double().cpu().numpy() / self.n_features_in_
+        return self._reconstruction_contributions(X)
 
     def critic_scores(self, X: Any) -> np.ndarray:
         """``-D(x)`` for each row of ``X`` (higher = less like the training data), whatever ``score`` is."""

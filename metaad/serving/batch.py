@@ -232,6 +232,27 @@ def resolve_inputs(source: str | Path) -> list[tuple[Path, TableFormat, str]]:
     return resolved
 
 
+def load_scoring_pipeline(model_dir: str | Path, chunk_rows: int) -> Any:
+    """The saved pipeline that chunked scoring needs (local or Ray), after checking ``chunk_rows``.
+
+    Raises
+    ------
+    ParameterError
+        When ``chunk_rows`` is not an integer >= 1.
+    ModelFileError
+        When ``model_dir`` holds a bare detector (no schema to read a table with).
+    """
+    from metaad.persistence import load
+    from metaad.pipeline import AnomalyPipeline
+
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ParameterError(f"chunk_rows={chunk_rows!r} must be an integer >= 1")
+    model = load(model_dir)
+    if not isinstance(model, AnomalyPipeline):
+        raise ModelFileError(f"{model_dir} holds a bare detector; scoring a table needs a model saved by `metaad detect`")
+    return model
+
+
 def score_table(
     model_dir: str | Path,
     source: str | Path,
@@ -267,14 +288,7 @@ def score_table(
     >>> pd.read_csv(folder / "scores.csv").shape
     (100, 3)
     """
-    from metaad.persistence import load
-    from metaad.pipeline import AnomalyPipeline
-
-    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
-        raise ParameterError(f"chunk_rows={chunk_rows!r} must be an integer >= 1")
-    model = load(model_dir)
-    if not isinstance(model, AnomalyPipeline):
-        raise ModelFileError(f"{model_dir} holds a bare detector; scoring a table needs a model saved by `metaad detect`")
+    model = load_scoring_pipeline(model_dir, chunk_rows)
     inputs = resolve_inputs(source)
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metaad.exceptions import DataError, ModelFileError, ParameterError
+from metaad.exceptions import DataError
 
 
 class _Scorer:
@@ -67,15 +67,9 @@ def score_table_ray(
     import pyarrow.csv as pa_csv
 
     from metaad.engine.ray_engine import import_ray
-    from metaad.persistence import load
-    from metaad.pipeline import AnomalyPipeline
-    from metaad.serving.batch import resolve_inputs
+    from metaad.serving.batch import load_scoring_pipeline, resolve_inputs
 
-    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
-        raise ParameterError(f"chunk_rows={chunk_rows!r} must be an integer >= 1")
-    model = load(model_dir)
-    if not isinstance(model, AnomalyPipeline):
-        raise ModelFileError(f"{model_dir} holds a bare detector; scoring a table needs a model saved by `metaad detect`")
+    model = load_scoring_pipeline(model_dir, chunk_rows)
     inputs = resolve_inputs(source)
     formats = {fmt for _, fmt, _ in inputs}
     delimiters = {sep for _, _, sep in inputs}
