@@ -202,6 +202,7 @@ class BaseDeepDetector(BaseDetector):
             self.n_threads_ = self._n_threads()
             with torch_threads(self.n_threads_):
                 self.history_ = self._train(trainer, X_tensor, y_tensor)
+                self.optimizer_ = getattr(trainer, "optimizer", None)  # partial_fit continues with its state
                 self.decision_scores_ = self._score_tensor(X_tensor)
 
     @torch.no_grad()
@@ -253,6 +254,63 @@ class BaseDeepDetector(BaseDetector):
                 UserWarning,
                 stacklevel=3,
             )
+
+    # ------------------------------------------------------------------ streaming
+    #: False where a step is not "one loss, one optimizer" (a GAN's game): ``partial_fit`` says so.
+    _supports_partial_fit: ClassVar[bool] = True
+
+    def partial_fit(self, X: Any, y: Any = None, *, n_steps: int | None = None, n_epochs: int = 1) -> BaseDeepDetector:
+        """Continue training from the current weights and optimizer state on the batch ``X``.
+
+        The first call on an unfitted detector is :meth:`fit`. Later calls keep the network, the scaler and
+        Adam's moments, and run ``n_epochs`` passes over ``X`` (at most ``n_steps`` optimizer steps) on the one
+        trainer, with the trimmed loss (``trim_fraction``) so that anomalies in the batch do little harm and
+        no validation split (the last weights are kept). ``decision_scores_`` and ``threshold_`` then describe
+        this batch.
+
+        Examples
+        --------
+        >>> import numpy as np, metaad
+        >>> rng = np.random.RandomState(0)
+        >>> det = metaad.make_detector("autoencoder", n_epochs=3, batch_size=32, random_state=0)
+        >>> det = det.fit(rng.normal(size=(200, 4)))
+        >>> before = det.decision_function(np.full((1, 4), 3.0))
+        >>> _ = det.partial_fit(rng.normal(3.0, 1.0, size=(200, 4)), n_epochs=3)
+        >>> bool(det.decision_function(np.full((1, 4), 3.0)) < before)   # it learned the new batch
+        True
+        """
+        if not type(self)._supports_partial_fit:
+            raise ParameterError(f"{self.registry_name}: partial_fit is not available (its training is an adversarial game); refit instead")
+        if not hasattr(self, "network_"):
+            return self.fit(X, y)
+        self._check_fitted()
+        for name, value in (("n_epochs", n_epochs), ("n_steps", 1 if n_steps is None else n_steps)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ParameterError(f"{self.registry_name}: partial_fit {name} must be a positive integer, got {value!r}")
+        array = self._validate_input(X, reset=False)
+        labels = self._validate_labels(y, array.shape[0])
+        self.n_partial_fits_ = getattr(self, "n_partial_fits_", 0) + 1
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        generator = torch.Generator().manual_seed((seed + 7919 * self.n_partial_fits_) % (2**31 - 1))
+        if n_steps is not None:
+            n_epochs = -(-int(n_steps) // -(-array.shape[0] // self.batch_size))
+        trainer = Trainer(
+            n_epochs=int(n_epochs), batch_size=self.batch_size, learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay, validation_fraction=0.0, patience=int(n_epochs), device=self.device_,
+            generator=generator, adversarial=self.adversarial, epsilon=self.epsilon, adversarial_steps=self.adversarial_steps,
+            max_steps=n_steps, trim_fraction=self._trim_fraction(), early_stopping=False, description=self.registry_name,
+        )
+        X_tensor = torch.from_numpy(self._scale(array)).to(self.device_)
+        y_tensor = None if labels is None else torch.from_numpy(labels.astype(np.float32)).to(self.device_)
+        optimizer = getattr(self, "optimizer_", None)
+        if optimizer is None:  # a loaded model: its optimizer state was not saved
+            optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+        with torch_threads(self._scoring_threads()):
+            self.partial_history_ = trainer.fit(self.network_, self._loss, X_tensor, y_tensor, optimizer=optimizer)
+            self.decision_scores_ = self._score_tensor(X_tensor)
+        self.optimizer_ = optimizer
+        self._set_threshold()
+        return self
 
     # ------------------------------------------------------------------ persistence
     def _get_fitted_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -208,6 +208,7 @@ class Trainer:
         parameters: Sequence[torch.nn.Parameter] | None = None,
         step_fn: StepFn | None = None,
         batch_sampler: Callable[[torch.Tensor], list[torch.Tensor]] | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
     ) -> TrainingHistory:
         """Train ``module`` in place and return the :class:`TrainingHistory`.
 
@@ -223,6 +224,9 @@ class Trainer:
             Replaces the default optimizer step (used by detectors with several optimizers, e.g. a GAN).
         batch_sampler : callable(train_index) -> list of index batches, optional
             Replaces uniform shuffling (e.g. DevNet's balanced batches).
+        optimizer : torch.optim.Optimizer, optional
+            Continue with this optimizer and its state (``partial_fit``) instead of a fresh Adam; the one used
+            is left in ``self.optimizer`` either way.
         """
         if self.n_epochs < 1 or self.batch_size < 1:
             raise ParameterError(f"n_epochs and batch_size must be >= 1, got {self.n_epochs} and {self.batch_size}")
@@ -231,10 +235,10 @@ class Trainer:
         start = time.perf_counter()
         history = TrainingHistory()
         train_idx, val_idx = self.split(X.shape[0])
-        optimizer = None
-        if step_fn is None:
+        if step_fn is None and optimizer is None:
             params = list(parameters) if parameters is not None else list(module.parameters())
             optimizer = torch.optim.Adam(params, lr=self.learning_rate, weight_decay=self.weight_decay)
+        self.optimizer = optimizer if step_fn is None else None
         best_loss, best_state, bad_epochs, n_steps = math.inf, None, 0, 0
         progress = _progress(self.verbose, self.description, self.n_epochs)
         with progress as bar:

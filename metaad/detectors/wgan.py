@@ -144,6 +144,7 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
         "learning_rate": 2e-4,
     }
     _accepts_images = True
+    _supports_partial_fit = False  # its step is a GAN game with several optimizers (deep.py partial_fit)
 
     def _check_params(self) -> None:
         super()._check_params()
