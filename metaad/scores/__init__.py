@@ -12,7 +12,14 @@ Examples
 
 from metaad.scores.critic import critic_score
 from metaad.scores.kl import gaussian_kl, gaussian_kl_from_samples, histogram_kl
-from metaad.scores.mmd import median_heuristic, mmd_permutation_test, mmd_rbf, rbf_kernel
+from metaad.scores.mmd import (
+    median_heuristic,
+    mmd_linear_test,
+    mmd_permutation_test,
+    mmd_point_scores,
+    mmd_rbf,
+    rbf_kernel,
+)
 from metaad.scores.reconstruction import feature_reconstruction_error, reconstruction_error
 
 __all__ = [
@@ -22,7 +29,9 @@ __all__ = [
     "gaussian_kl_from_samples",
     "histogram_kl",
     "median_heuristic",
+    "mmd_linear_test",
     "mmd_permutation_test",
+    "mmd_point_scores",
     "mmd_rbf",
     "rbf_kernel",
     "reconstruction_error",
