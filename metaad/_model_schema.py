@@ -397,7 +397,7 @@ def check_detector(document: Any, arrays: dict[str, np.ndarray], where: _Where |
         n_features = _check_auto(detector, doc.fitted, arrays, where)
     elif isinstance(detector, BaseDeepDetector):
         n_features = _check_deep(detector, doc.fitted, arrays, where)
-    elif isinstance(detector, PyODAdapter):
+    elif isinstance(detector, PyODAdapter) or getattr(type(detector), "_refit_from_training_data", False):
         n_features = _check_classical(detector, doc.fitted, arrays, where)
     else:
         raise ModelFileError(f"{where.json}: field '{where.field('detector')}': {doc.detector!r} cannot be loaded")

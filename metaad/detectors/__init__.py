@@ -9,6 +9,7 @@ from metaad.detectors.vae import VAEDetector
 from metaad.detectors.deep_svdd import DeepSVDDDetector
 from metaad.detectors.wgan import WGANDetector
 from metaad.detectors.devnet import DevNetDetector
+from metaad.detectors.mmd import MMDDetector
 
 __all__ = [
     "AutoEncoderDetector",
@@ -16,6 +17,7 @@ __all__ = [
     "BaseDetector",
     "DeepSVDDDetector",
     "DevNetDetector",
+    "MMDDetector",
     "VAEDetector",
     "WGANDetector",
     "DetectorInfo",
