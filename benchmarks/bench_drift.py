@@ -53,8 +53,13 @@ def load(name: str, root: Path = SHARED) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_stream(X: np.ndarray, y: np.ndarray, kind: str, seed: int, *, window: int = 250, n_windows: int = 16,
-                change: int = 8, rate: float = 0.02) -> tuple[np.ndarray, np.ndarray, int]:
-    """(rows, labels, first changed row); the first ``window`` rows are the reference window."""
+                change: int = 8, rate: float = 0.02, shift: float = 0.5, moved_seed: int | None = None,
+                ) -> tuple[np.ndarray, np.ndarray, int]:
+    """(rows, labels, first changed row); the first ``window`` rows are the reference window.
+
+    ``shift`` is the move of the shifted features in standard deviations; ``moved_seed`` fixes which features
+    move (so that two streams share one drift), else they are drawn from ``seed``'s generator.
+    """
     rng = np.random.RandomState(seed)
     normal, anomalous = X[y == 0], X[y == 1]
     n = window * (n_windows + 1)
@@ -68,9 +73,10 @@ def make_stream(X: np.ndarray, y: np.ndarray, kind: str, seed: int, *, window: i
         new = post & (labels == 0) & (rng.rand(n) < 0.3)
         rows[new] = anomalous[rng.choice(len(anomalous), int(new.sum()))]
     if kind in ("abrupt", "gradual"):
-        moved = rng.choice(X.shape[1], max(1, int(round(0.3 * X.shape[1]))), replace=False)
+        chooser = rng if moved_seed is None else np.random.RandomState(moved_seed)
+        moved = chooser.choice(X.shape[1], max(1, int(round(0.3 * X.shape[1]))), replace=False)
         ramp = np.clip((np.arange(n) - change_row + 1) / (4 * window), 0, 1) if kind == "gradual" else post.astype(float)
-        rows[:, moved] += 0.5 * normal[:, moved].std(0) * ramp[:, None]
+        rows[:, moved] += shift * normal[:, moved].std(0) * ramp[:, None]
     return rows, labels, change_row
 
 
