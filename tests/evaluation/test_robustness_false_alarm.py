@@ -99,3 +99,16 @@ def test_rejects_bad_labels_and_classical_detectors(fitted):
     iforest = metaad.make_detector("iforest", random_state=0).fit(X)
     with pytest.raises(ParameterError, match="needs a deep detector.*IForest"):
         false_alarm_auroc(iforest, X, y)
+
+
+def test_a_failed_attack_keeps_the_clean_score(fitted, monkeypatch):
+    """An attack step that lowers the scores instead is discarded row by row: the attacker keeps the clean row,
+    so nothing is lost and the FPR does not move."""
+    import metaad.evaluation.robustness as robustness
+
+    original = robustness.pgd_perturbation
+    monkeypatch.setattr(robustness, "pgd_perturbation", lambda *a, **k: original(*a, **{**k, "maximize": not k["maximize"]}))
+    det, X, y = fitted
+    result = false_alarm_auroc(det, X, y, epsilon=0.3, steps=5)
+    assert result["mean_score_rise"] == 0.0
+    assert result["auroc_lost"] == 0.0 and result["fpr_attacked"] == result["fpr_clean"]
