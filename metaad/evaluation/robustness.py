@@ -170,8 +170,10 @@ def false_alarm_auroc(
     -------
     dict
         ``auroc_clean``, ``auroc_attacked``, ``auroc_lost`` (clean minus attacked), ``fpr_clean``,
-        ``fpr_attacked``, ``threshold``, ``epsilon``, ``steps`` and ``mean_score_rise`` (mean increase of
-        the normal rows' scores).
+        ``fpr_attacked``, ``threshold``, ``epsilon``, ``steps``, ``mean_score_rise`` (mean increase of the
+        normal rows' scores) and ``first_order_rise`` (``epsilon`` times the mean L1 norm of the score's
+        gradient at the clean normal rows: what a linear score would gain; a detector is hardened only if
+        training shrinks it).
 
     See Also
     --------
@@ -199,6 +201,7 @@ def false_alarm_auroc(
     )
     auroc_clean = float(roc_auc_score(labels, clean))
     auroc_attacked = float(roc_auc_score(labels, attacked))
+    gradient_l1 = _score_gradient_l1(detector, X_tensor, normal, batch_size)
     return {
         "auroc_clean": auroc_clean,
         "auroc_attacked": auroc_attacked,
@@ -209,4 +212,20 @@ def false_alarm_auroc(
         "epsilon": float(epsilon),
         "steps": int(steps),
         "mean_score_rise": float(np.mean(attacked[normal] - clean[normal])),
+        "first_order_rise": float(epsilon) * gradient_l1,
     }
+
+
+def _score_gradient_l1(detector: Any, X_tensor: torch.Tensor, rows: np.ndarray, batch_size: int) -> float:
+    """Mean L1 norm of the score's gradient at ``rows``: a first-order L-infinity attack raises a score by
+    ``epsilon`` times it."""
+    network = detector.network_
+    network.eval()
+    total = 0.0
+    with torch_threads(detector._scoring_threads()):
+        for start in range(0, len(rows), batch_size):
+            chunk = torch.from_numpy(rows[start : start + batch_size]).to(X_tensor.device)
+            xb = X_tensor[chunk].clone().requires_grad_(True)
+            (grad,) = torch.autograd.grad(detector._score_batch(network, xb).sum(), xb)
+            total += float(grad.abs().flatten(1).sum(dim=1).sum())
+    return total / max(len(rows), 1)

@@ -32,6 +32,8 @@ def test_attack_raises_normal_scores_and_false_alarms(fitted):
     assert result["threshold"] == det.threshold_
     assert result["fpr_clean"] == pytest.approx(np.mean(clean_scores[y == 0] > det.threshold_))
     assert result["epsilon"] == 0.3 and result["steps"] == 5
+    # The attack gains at least about what the score's slope promises (it takes several steps).
+    assert 0.5 * result["first_order_rise"] < result["mean_score_rise"] < 3 * result["first_order_rise"]
 
 
 def test_attack_direction(fitted):
@@ -65,6 +67,16 @@ def test_attack_is_seeded(fitted):
     np.testing.assert_array_equal(runs[0], runs[1])
     assert not np.array_equal(runs[0], runs[2])
     assert false_alarm_auroc(det, X, y, steps=3, random_state=4) == false_alarm_auroc(det, X, y, steps=3, random_state=4)
+
+
+def test_first_order_rise_is_epsilon_times_the_gradient_l1(fitted):
+    import torch
+
+    det, X, y = fitted
+    xb = det._to_tensor(X[y == 0]).clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(det._score_batch(det.network_, xb).sum(), xb)
+    expected = 0.2 * float(grad.abs().sum(dim=1).mean())
+    assert false_alarm_auroc(det, X, y, epsilon=0.2, steps=1, batch_size=37)["first_order_rise"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_explicit_threshold(fitted):
@@ -112,3 +124,4 @@ def test_a_failed_attack_keeps_the_clean_score(fitted, monkeypatch):
     result = false_alarm_auroc(det, X, y, epsilon=0.3, steps=5)
     assert result["mean_score_rise"] == 0.0
     assert result["auroc_lost"] == 0.0 and result["fpr_attacked"] == result["fpr_clean"]
+    assert result["first_order_rise"] > 0  # the slope is there; only the attack failed
