@@ -135,7 +135,8 @@ def report() -> None:
 
     head = "| detector | " + " | ".join(f"{lv:.0%}" for lv in levels) + " | 0% → 20% | fit s (mean) |"
     lines = ["# Contamination robustness (AUROC as training contamination grows)", "",
-             f"Command: `{COMMAND}` (from the repository root).", "",
+             f"Command: `{COMMAND}`" + (f", then `{COMMAND} --with-auto` (resumes; adds auto)" if "auto" in detectors else "")
+             + " (from the repository root).", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs, torch {torch.__version__}; "
              f"written {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.", "",
              (__doc__ or "").split("\n\n")[1].replace("\n", " "), "",
