@@ -29,6 +29,7 @@ from metaad.detectors.base import BaseDetector
 from metaad.detectors.trainer import Trainer, TrainingHistory
 from metaad.device import default_num_threads, resolve_device, torch_threads
 from metaad.exceptions import ParameterError
+from metaad.scores.reconstruction import feature_reconstruction_error
 
 #: Torch threads of a network large enough to use several when ``n_threads`` is None: a fixed count rather than
 #: the machine's cores (4 is what machines with 4 or more cores used before), so that the same seed gives the
@@ -226,8 +227,8 @@ class BaseDeepDetector(BaseDetector):
         flattened row per input row: the per-feature part of a reconstruction score (used by ``explain``)."""
         X_tensor = self._to_tensor(X)
         with torch.no_grad():
-            errors = (self.network_(X_tensor) - X_tensor) ** 2
-        return errors.flatten(1).double().cpu().numpy() / self.n_features_in_
+            errors = feature_reconstruction_error(X_tensor, self.network_(X_tensor))
+        return errors.double().cpu().numpy() / self.n_features_in_
 
     # ------------------------------------------------------------------ the step budget
     def fit(self, X: Any, y: Any = None) -> BaseDeepDetector:

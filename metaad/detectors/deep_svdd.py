@@ -43,6 +43,8 @@ from metaad.detectors.networks import mlp
 from metaad.detectors.registry import register
 from metaad.detectors.trainer import Trainer, TrainingHistory
 from metaad.exceptions import ParameterError
+from metaad.scores.distance import center_distance
+from metaad.scores.reconstruction import reconstruction_error
 
 
 class DeepSVDDNetwork(nn.Module):
@@ -75,7 +77,7 @@ class DeepSVDDNetwork(nn.Module):
 
     def distance(self, x: torch.Tensor) -> torch.Tensor:
         """Squared distance of each row's embedding to the centre (the loss and the score)."""
-        return ((self.encoder(x) - self.center) ** 2).sum(dim=1)
+        return center_distance(self.encoder(x), self.center)
 
 
 def fix_center(embeddings: torch.Tensor, eps: float, *, relative: bool = False) -> torch.Tensor:
@@ -186,7 +188,7 @@ class DeepSVDDDetector(ImageScalingMixin, BaseDeepDetector):
 
     @staticmethod
     def _reconstruction_loss(network: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
-        return ((network.decoder(network.encoder(xb)) - xb) ** 2).flatten(1).mean(dim=1)
+        return reconstruction_error(xb, network.decoder(network.encoder(xb)), reduction="mean")
 
     def _train(self, trainer: Trainer, X: torch.Tensor, y: torch.Tensor | None) -> TrainingHistory:
         network = self.network_

@@ -14,6 +14,8 @@ from metaad.detectors.image_networks import ConvDecoder, ConvEncoder, ImageScali
 from metaad.detectors.networks import mlp
 from metaad.detectors.registry import register
 from metaad.exceptions import ParameterError
+from metaad.scores.kl import gaussian_kl_to_standard
+from metaad.scores.reconstruction import reconstruction_error
 
 SCORES = ("elbo", "reconstruction")
 
@@ -52,17 +54,6 @@ class VAENetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x)[0])
-
-
-def gaussian_kl_to_standard(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL( N(mu, exp(logvar)) || N(0, I) ) per row, summed over the latent dimensions.
-
-    Examples
-    --------
-    >>> float(gaussian_kl_to_standard(torch.tensor([[1.0, 0.0]]), torch.zeros(1, 2))[0])
-    0.5
-    """
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
 
 
 @register("vae", family="deep", description="Variational autoencoder; score = negative ELBO (reconstruction + KL) or reconstruction only.")
@@ -118,7 +109,7 @@ class VAEDetector(ImageScalingMixin, BaseDeepDetector):
         mu, logvar = network.encode(xb)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if sample else mu
         n_features = xb[0].numel()
-        reconstruction = ((network.decode(z) - xb) ** 2).flatten(1).sum(dim=1) / n_features
+        reconstruction = reconstruction_error(xb, network.decode(z)) / n_features
         return reconstruction, gaussian_kl_to_standard(mu, logvar) / n_features
 
     def _loss(self, network: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:

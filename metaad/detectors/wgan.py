@@ -29,6 +29,8 @@ from metaad.detectors.networks import mlp
 from metaad.detectors.registry import register
 from metaad.detectors.trainer import Trainer, TrainingHistory
 from metaad.exceptions import ParameterError
+from metaad.scores.critic import critic_score
+from metaad.scores.reconstruction import reconstruction_error
 
 SCORES = ("izif", "critic")
 #: Autoencoder warm-start epochs of G∘E for image inputs when ``pretrain_epochs`` is None (MNIST one-class: the
@@ -83,8 +85,8 @@ class WGANNetwork(nn.Module):
     def izif_residual(self, x: torch.Tensor, kappa: float) -> torch.Tensor:
         """``mean((x - G(E(x)))²) + κ mean((f(x) - f(G(E(x))))²)`` per row."""
         reconstruction = self.generator(self.encoder(x))
-        image_term = ((x - reconstruction) ** 2).flatten(1).mean(dim=1)
-        feature_term = ((self.critic.features(x) - self.critic.features(reconstruction)) ** 2).mean(dim=1)
+        image_term = reconstruction_error(x, reconstruction, reduction="mean")
+        feature_term = reconstruction_error(self.critic.features(x), self.critic.features(reconstruction), reduction="mean")
         return image_term + kappa * feature_term
 
 
@@ -172,12 +174,12 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
 
     def _score_batch(self, network: nn.Module, xb: torch.Tensor) -> torch.Tensor:
         if self.score == "critic":
-            return -network.critic(xb)
+            return critic_score(network.critic, xb)
         return network.izif_residual(xb, float(self.kappa))
 
     @staticmethod
     def _reconstruction_loss(network: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
-        return ((network(xb) - xb) ** 2).flatten(1).mean(dim=1)
+        return reconstruction_error(xb, network(xb), reduction="mean")
 
     def _train(self, trainer: Trainer, X: torch.Tensor, y: torch.Tensor | None) -> TrainingHistory:
         network: WGANNetwork = self.network_
@@ -263,4 +265,4 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
         """``-D(x)`` for each row of ``X`` (higher = less like the training data), whatever ``score`` is."""
         X_tensor = self._to_tensor(X)
         with torch.no_grad():
-            return (-self.network_.critic(X_tensor)).double().cpu().numpy()
+            return critic_score(self.network_.critic, X_tensor).double().cpu().numpy()
