@@ -1,8 +1,8 @@
 """The schema of a saved model folder, checked whole before :mod:`metaad.persistence` builds anything from it.
 
 Every JSON document is validated by a pydantic model (strict types, finite numbers, no unknown fields), every
-parameter by the detector's own constructor check plus the bounds of :data:`LOAD_LIMITS`, and every array of
-``detector.safetensors`` by name, dtype, shape and finiteness against what the documents say: a network's
+parameter by the detector's ``_parameter_constraints`` (:mod:`metaad._constraints`) plus the bounds of
+:data:`LOAD_LIMITS`, and every array of ``detector.safetensors`` by name, dtype, shape and finiteness against what the documents say: a network's
 weights must have exactly the shapes of the architecture (built on torch's ``meta`` device, which allocates
 nothing), and every size the documents give is bounded by the arrays actually stored. Each problem is one
 :class:`~metaad.exceptions.ModelFileError` naming the file and the field (or the array).
@@ -279,11 +279,6 @@ def _check_params(document: DetectorDocument, where: _Where) -> Any:
     except Exception as exc:  # a check meeting a value of the wrong type (a string compared with a number)
         raise ModelFileError(f"{where.json}: field '{where.field('params')}' holds a value of the wrong type "
                              f"({type(exc).__name__}: {exc})") from None
-    threads = getattr(detector, "n_threads", None)
-    if threads is not None:
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ModelFileError(f"{where.json}: field '{where.field('params.n_threads')}': expected None or a "
-                                 f"positive integer, got {threads!r}")
     return detector
 
 

@@ -37,12 +37,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from metaad._constraints import Integral, Interval, Real
 from metaad.detectors.deep import BaseDeepDetector
 from metaad.detectors.image_networks import ConvDecoder, ConvEncoder, ImageScalingMixin, is_image_shape
 from metaad.detectors.networks import mlp
 from metaad.detectors.registry import register
 from metaad.detectors.trainer import Trainer, TrainingHistory
-from metaad.exceptions import ParameterError
 from metaad.scores.distance import center_distance
 from metaad.scores.reconstruction import reconstruction_error
 
@@ -150,6 +150,11 @@ class DeepSVDDDetector(ImageScalingMixin, BaseDeepDetector):
 
     _extra_params: dict[str, Any] = {"pretrain_epochs": 10, "center_eps": 0.1, "activation": "leaky_relu", "n_epochs": 10, "max_steps": 250}
     _accepts_images = True
+    _parameter_constraints = {
+        **BaseDeepDetector._parameter_constraints,
+        "pretrain_epochs": [Interval(Integral, 0, None)],
+        "center_eps": [Interval(Real, 0, None, closed="neither")],
+    }
     #: Embedding width for image inputs when ``latent_size`` is None (Ruff et al. use 32 on MNIST and CIFAR-10).
     IMAGE_LATENT_SIZE = 32
     #: Narrowest default embedding for tables (Deep SAD, Ruff et al. 2020, embed tables in 8 dimensions).
@@ -167,14 +172,6 @@ class DeepSVDDDetector(ImageScalingMixin, BaseDeepDetector):
         if self.latent_size is None:
             architecture["latent_size"] = self.IMAGE_LATENT_SIZE
         return architecture
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        p = self.pretrain_epochs
-        if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0:
-            raise ParameterError(f"deep_svdd: pretrain_epochs must be an integer >= 0, got {p!r}")
-        if isinstance(self.center_eps, bool) or not isinstance(self.center_eps, (int, float)) or self.center_eps <= 0:
-            raise ParameterError(f"deep_svdd: center_eps must be > 0, got {self.center_eps!r}")
 
     def _build_network(self, input_shape: tuple[int, ...]) -> nn.Module:
         arch = self.architecture_

@@ -9,11 +9,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from metaad._constraints import Interval, Options, Real
 from metaad.detectors.deep import BaseDeepDetector
 from metaad.detectors.image_networks import ConvDecoder, ConvEncoder, ImageScalingMixin, is_image_shape
 from metaad.detectors.networks import mlp
 from metaad.detectors.registry import register
-from metaad.exceptions import ParameterError
 from metaad.scores.kl import gaussian_kl_to_standard
 from metaad.scores.reconstruction import reconstruction_error
 
@@ -93,13 +93,11 @@ class VAEDetector(ImageScalingMixin, BaseDeepDetector):
 
     _extra_params: dict[str, Any] = {"score": "elbo", "beta": 1.0, "max_steps": 250}
     _accepts_images = True
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.score not in SCORES:
-            raise ParameterError(f"vae: score={self.score!r}; expected one of {', '.join(SCORES)}")
-        if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or self.beta < 0:
-            raise ParameterError(f"vae: beta must be a number >= 0, got {self.beta!r}")
+    _parameter_constraints = {
+        **BaseDeepDetector._parameter_constraints,
+        "score": [Options(*SCORES)],
+        "beta": [Interval(Real, 0, None, closed="left")],
+    }
 
     def _build_network(self, input_shape: tuple[int, ...]) -> nn.Module:
         arch = self.architecture_

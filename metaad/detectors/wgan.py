@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from metaad._constraints import Integral, Interval, Options, Real
 from metaad.detectors.deep import BaseDeepDetector
 from metaad.detectors.image_networks import ConvDecoder, ConvEncoder, ImageScalingMixin, is_image_shape
 from metaad.detectors.networks import mlp
 from metaad.detectors.registry import register
 from metaad.detectors.trainer import Trainer, TrainingHistory
-from metaad.exceptions import ParameterError
 from metaad.scores.critic import critic_score
 from metaad.scores.reconstruction import reconstruction_error
 
@@ -146,24 +146,15 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
         "learning_rate": 2e-4,
     }
     _accepts_images = True
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.score not in SCORES:
-            raise ParameterError(f"wgan: score={self.score!r}; expected one of {', '.join(SCORES)}")
-        for name in ("kappa", "gradient_penalty_weight"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ParameterError(f"wgan: {name} must be a number >= 0, got {value!r}")
-        p = self.pretrain_epochs
-        if p is not None and (isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0):
-            raise ParameterError(f"wgan: pretrain_epochs must be None or an integer >= 0, got {p!r}")
-        for name, allow_none in (("n_critic", False), ("encoder_epochs", True)):
-            value = getattr(self, name)
-            if value is None and allow_none:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ParameterError(f"wgan: {name} must be a positive integer, got {value!r}")
+    _parameter_constraints = {
+        **BaseDeepDetector._parameter_constraints,
+        "score": [Options(*SCORES)],
+        "kappa": [Interval(Real, 0, None, closed="left")],
+        "n_critic": [Interval(Integral, 1, None)],
+        "gradient_penalty_weight": [Interval(Real, 0, None, closed="left")],
+        "encoder_epochs": [None, Interval(Integral, 1, None)],
+        "pretrain_epochs": [None, Interval(Integral, 0, None)],
+    }
 
     def _build_network(self, input_shape: tuple[int, ...]) -> nn.Module:
         arch = self.architecture_

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from metaad._constraints import Integral, Interval, check_params
 from metaad.exceptions import ParameterError
 from metaad.scores._validation import as_rows
 
@@ -42,8 +43,7 @@ def critic_score(critic: Callable[..., Any], X: Any, *, batch_size: int = 4096) 
     >>> critic_score(critic, torch.tensor([[1.0, 2.0]])).tolist()
     [-3.0]
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_params({"batch_size": [Interval(Integral, 1, None)]}, {"batch_size": batch_size})
     if isinstance(X, torch.Tensor):
         values = critic(X).reshape(-1)
         if values.shape[0] != X.shape[0]:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from metaad._constraints import Integral, Interval, check_params
 from metaad.exceptions import DataError, ParameterError
 from metaad.scores._validation import as_rows, same_shape
 
@@ -105,8 +106,7 @@ def histogram_kl(p_samples: Any, q_samples: Any, *, bins: int = 50, smoothing: f
     >>> 0.4 < histogram_kl(x, rng.normal(1.0, 1.0, 50_000), bins=100) < 0.6
     True
     """
-    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
-        raise ParameterError(f"bins must be a positive integer, got {bins!r}")
+    check_params({"bins": [Interval(Integral, 1, None)]}, {"bins": bins})
     p = np.asarray(p_samples, dtype=np.float64).ravel()
     q = np.asarray(q_samples, dtype=np.float64).ravel()
     if p.size == 0 or q.size == 0 or not (np.isfinite(p).all() and np.isfinite(q).all()):
