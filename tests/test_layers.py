@@ -18,7 +18,7 @@ LAYERS: dict[str, int] = {
     "benchmark": 6,
     "engine": 7,
     "meta": 8,
-    "search": 9, "adapt": 9, "serving": 9, "detection": 9,
+    "search": 9, "adapt": 9, "serving": 9, "workflow": 9,
     "cli": 10, "__init__": 10, "__main__": 10,
 }
 
