@@ -60,6 +60,9 @@ class BaseDetector(BaseEstimator, metaclass=abc.ABCMeta):
     #: What each parameter accepts (see :mod:`metaad._constraints`); a subclass extends its parent's table,
     #: ``{**Parent._parameter_constraints, "beta": [Interval(Real, 0, None)]}``. Checks that involve several
     #: parameters go in :meth:`_check_params`.
+    #: Parameters renamed since model files were first written, old name -> new name: a model file that uses the
+    #: old name still loads (:mod:`metaad._model_schema`), and ``make_detector`` names the new one.
+    _renamed_params: ClassVar[dict[str, str]] = {}
     _parameter_constraints: ClassVar[dict[str, Any]] = {
         "contamination": CONTAMINATION,
         # parse_threshold raises its own message naming what is wrong ("the false-positive rate must be in (0, 1)")

@@ -67,8 +67,10 @@ class VAEDetector(ImageScalingMixin, BaseDeepDetector):
 
     Parameters
     ----------
-    score : {"elbo", "reconstruction"}, default="elbo"
-        "elbo": reconstruction error plus ``beta`` × KL term; "reconstruction": the error alone.
+    score_type : {"elbo", "reconstruction"}, default="elbo"
+        "elbo": reconstruction error plus ``beta`` × KL term; "reconstruction": the error alone. (Called
+        ``score`` in metaad 0.1.0, where it shadowed scikit-learn's ``score`` method. Model files saved with ``score``
+        still load.)
     beta : float, default=1.0
         Weight of the KL term (beta-VAE) in the loss and in the "elbo" score.
     max_steps : int or None, default=250
@@ -91,11 +93,12 @@ class VAEDetector(ImageScalingMixin, BaseDeepDetector):
     True
     """
 
-    _extra_params: dict[str, Any] = {"score": "elbo", "beta": 1.0, "max_steps": 250}
+    _extra_params: dict[str, Any] = {"score_type": "elbo", "beta": 1.0, "max_steps": 250}
     _accepts_images = True
+    _renamed_params = {"score": "score_type"}  # `score` shadowed scikit-learn's score() method
     _parameter_constraints = {
         **BaseDeepDetector._parameter_constraints,
-        "score": [Options(*SCORES)],
+        "score_type": [Options(*SCORES)],
         "beta": [Interval(Real, 0, None, closed="left")],
     }
 
@@ -116,7 +119,7 @@ class VAEDetector(ImageScalingMixin, BaseDeepDetector):
 
     def _score_batch(self, network: nn.Module, xb: torch.Tensor) -> torch.Tensor:
         reconstruction, kl = self._terms(network, xb, sample=False)
-        return reconstruction + float(self.beta) * kl if self.score == "elbo" else reconstruction
+        return reconstruction + float(self.beta) * kl if self.score_type == "elbo" else reconstruction
 
     def explain(self, X: Any) -> np.ndarray:
         """Per-feature contributions to each row's score: the squared error of its reconstruction from the
@@ -134,7 +137,7 @@ class VAEDetector(ImageScalingMixin, BaseDeepDetector):
         --------
         >>> import numpy as np, metaad
         >>> X = np.random.RandomState(0).normal(size=(300, 4))
-        >>> det = metaad.make_detector("vae", n_epochs=5, random_state=0, score="reconstruction").fit(X)
+        >>> det = metaad.make_detector("vae", n_epochs=5, random_state=0, score_type="reconstruction").fit(X)
         >>> np.allclose(det.explain(X[:3]).sum(axis=1), det.decision_function(X[:3]), rtol=1e-5)
         True
         """

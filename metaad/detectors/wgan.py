@@ -9,8 +9,8 @@ warm start that trains ``G(E(x))`` as an autoencoder, ``pretrain_epochs``; on by
    ``||x - G(E(x))||² + κ ||f(x) - f(G(E(x)))||²`` where ``f`` are the critic's last hidden features
    (early stopping on a validation split as usual).
 
-The anomaly score is that same izif residual (``score="izif"``) or the negated critic output alone
-(``score="critic"``: the critic rates real-looking data high).
+The anomaly score is that same izif residual (``score_type="izif"``) or the negated critic output alone
+(``score_type="critic"``: the critic rates real-looking data high).
 """
 
 from __future__ import annotations
@@ -104,8 +104,10 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
 
     Parameters
     ----------
-    score : {"izif", "critic"}, default="izif"
-        "izif": ``mean((x - G(E(x)))²) + kappa × mean((f(x) - f(G(E(x))))²)``; "critic": ``-D(x)``.
+    score_type : {"izif", "critic"}, default="izif"
+        "izif": ``mean((x - G(E(x)))²) + kappa × mean((f(x) - f(G(E(x))))²)``; "critic": ``-D(x)``. (Called
+        ``score`` in metaad 0.1.0, where it shadowed scikit-learn's ``score`` method. Model files saved with ``score``
+        still load.)
     kappa : float, default=1.0
         Weight of the critic-feature residual in the encoder loss and the izif score.
     n_critic : int, default=5
@@ -137,7 +139,7 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
     """
 
     _extra_params: dict[str, Any] = {
-        "score": "izif",
+        "score_type": "izif",
         "kappa": 1.0,
         "n_critic": 5,
         "gradient_penalty_weight": 10.0,
@@ -146,9 +148,10 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
         "learning_rate": 2e-4,
     }
     _accepts_images = True
+    _renamed_params = {"score": "score_type"}  # `score` shadowed scikit-learn's score() method
     _parameter_constraints = {
         **BaseDeepDetector._parameter_constraints,
-        "score": [Options(*SCORES)],
+        "score_type": [Options(*SCORES)],
         "kappa": [Interval(Real, 0, None, closed="left")],
         "n_critic": [Interval(Integral, 1, None)],
         "gradient_penalty_weight": [Interval(Real, 0, None, closed="left")],
@@ -164,7 +167,7 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
         return network.izif_residual(xb, float(self.kappa))
 
     def _score_batch(self, network: nn.Module, xb: torch.Tensor) -> torch.Tensor:
-        if self.score == "critic":
+        if self.score_type == "critic":
             return critic_score(network.critic, xb)
         return network.izif_residual(xb, float(self.kappa))
 
@@ -235,7 +238,7 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
 
         A row's contributions sum to the reconstruction part of the izif score; its critic-feature part
         (``kappa`` × the residual in the critic's features) mixes all inputs and is left out. With
-        ``score="critic"`` they still show which features ``G(E(x))`` fails to reproduce.
+        ``score_type="critic"`` they still show which features ``G(E(x))`` fails to reproduce.
 
         Returns
         -------
@@ -253,7 +256,7 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
         return self._reconstruction_contributions(X)
 
     def critic_scores(self, X: Any) -> np.ndarray:
-        """``-D(x)`` for each row of ``X`` (higher = less like the training data), whatever ``score`` is."""
+        """``-D(x)`` for each row of ``X`` (higher = less like the training data), whatever ``score_type`` is."""
         X_tensor = self._to_tensor(X)
         with torch.no_grad():
             return critic_score(self.network_.critic, X_tensor).double().cpu().numpy()
