@@ -35,7 +35,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from metaad._constraints import Check, Integral, Interval, check_params
 from metaad.detectors.thresholding import CONTAMINATION, parse_threshold, threshold_from_scores
-from metaad.detectors.validation import check_detector_input, row_from_mapping
+from metaad.detectors.validation import check_detector_input, column_mismatch, row_from_mapping
 from metaad.exceptions import DataError, NotFittedError, ParameterError
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
@@ -371,12 +371,9 @@ def _check_column_names(X: pd.DataFrame, fitted: np.ndarray) -> None:
     names = [str(n) for n in fitted]
     if given == names:
         return
-    missing = [n for n in names if n not in given]
-    extra = [c for c in given if c not in names]
-    if missing or extra:
-        parts = ([f"missing column(s) {', '.join(map(repr, missing[:5]))}"] if missing else []) + (
-            [f"extra column(s) {', '.join(map(repr, extra[:5]))}"] if extra else [])
-        raise DataError(f"X has {' and '.join(parts)} compared with the DataFrame the detector was fitted on")
+    mismatch = column_mismatch(given, names)
+    if mismatch:
+        raise DataError(f"X has {mismatch} compared with the DataFrame the detector was fitted on")
     raise DataError(
         "X has the fitted columns in a different order; reorder them as at fit time: "
         f"X[{names[:10]!r}]" if len(names) <= 10 else "X has the fitted columns in a different order; use X[det.feature_names_in_]"

@@ -181,6 +181,8 @@ def test_one_row_as_dict_or_series() -> None:
         det.decision_function({**row, "zz": 1.0})
     with pytest.raises(DataError, match="different order"):
         det.decision_function(frame[frame.columns[::-1]])
+    with pytest.raises(DataError, match="^X has missing column\\(s\\) 'c4' and extra column\\(s\\) 'zz' compared with"):
+        det.decision_function(frame.rename(columns={"c4": "zz"}))
     unnamed = metaad.make_detector("knn").fit(X)
     with pytest.raises(DataError, match="without column names"):
         unnamed.decision_function(row)
