@@ -1,8 +1,8 @@
 """The schema of a saved model folder, checked whole before :mod:`metaad.persistence` builds anything from it.
 
 Every JSON document is validated by a pydantic model (strict types, finite numbers, no unknown fields), every
-parameter by the detector's own constructor check plus the bounds of :data:`LOAD_LIMITS`, and every array of
-``detector.safetensors`` by name, dtype, shape and finiteness against what the documents say: a network's
+parameter by the detector's ``_parameter_constraints`` (:mod:`metaad._constraints`) plus the bounds of
+:data:`LOAD_LIMITS`, and every array of ``detector.safetensors`` by name, dtype, shape and finiteness against what the documents say: a network's
 weights must have exactly the shapes of the architecture (built on torch's ``meta`` device, which allocates
 nothing), and every size the documents give is bounded by the arrays actually stored. Each problem is one
 :class:`~metaad.exceptions.ModelFileError` naming the file and the field (or the array).
@@ -254,6 +254,25 @@ class _Where:
         return f"{self.loc}.{name}" if self.loc else name
 
 
+def renamed_params(cls: type, params: dict[str, Any], where: str = "", loc: str = "params") -> dict[str, Any]:
+    """Saved ``params`` of a detector class with each old name of its ``_renamed_params`` replaced by the new one,
+    so that a model file written before a parameter was renamed still loads.
+
+    Examples
+    --------
+    >>> from metaad.detectors.vae import VAEDetector
+    >>> renamed_params(VAEDetector, {"score": "reconstruction", "beta": 1.0})
+    {'score_type': 'reconstruction', 'beta': 1.0}
+    """
+    renames = getattr(cls, "_renamed_params", {})
+    detector = getattr(cls, "_registry_name", cls.__name__)
+    for old, new in renames.items():
+        if old in params and new in params:
+            raise ModelFileError(f"{where}: field '{loc}.{old}': {detector} holds both {old!r} and {new!r}, the old and "
+                                 "the new name of one parameter")
+    return {renames.get(name, name): value for name, value in params.items()}
+
+
 def _check_params(document: DetectorDocument, where: _Where) -> Any:
     from metaad.detectors.registry import get_detector_info
     from metaad._params_json import _params_from_file
@@ -263,6 +282,7 @@ def _check_params(document: DetectorDocument, where: _Where) -> Any:
     except MetaADError as exc:
         raise ModelFileError(f"{where.json}: field '{where.field('detector')}': {exc}") from None
     accepted = info.parameters
+    document.params = renamed_params(info.cls, document.params, where.json, where.field("params"))
     for name, value in document.params.items():
         if name not in accepted:
             raise ModelFileError(f"{where.json}: field '{where.field('params.' + name)}': {info.name} has no parameter "
@@ -279,11 +299,6 @@ def _check_params(document: DetectorDocument, where: _Where) -> Any:
     except Exception as exc:  # a check meeting a value of the wrong type (a string compared with a number)
         raise ModelFileError(f"{where.json}: field '{where.field('params')}' holds a value of the wrong type "
                              f"({type(exc).__name__}: {exc})") from None
-    threads = getattr(detector, "n_threads", None)
-    if threads is not None:
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ModelFileError(f"{where.json}: field '{where.field('params.n_threads')}': expected None or a "
-                                 f"positive integer, got {threads!r}")
     return detector
 
 
@@ -370,6 +385,8 @@ def _check_auto(detector: Any, fitted: dict[str, Any], arrays: dict[str, np.ndar
         inner = _Where(where.json, where.field(f"fitted.members[{i}]"), where.arrays, where.key + prefix)
         plan = check_detector(member, {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}, inner,
                               nested=True)
+        if isinstance(fitted["members"][i].get("params"), dict):  # what auto rebuilds its members from
+            fitted["members"][i]["params"] = renamed_params(type(plan.detector), fitted["members"][i]["params"])
         if plan.n_features != n_features:
             raise ModelFileError(f"{where.json}: field '{inner.loc}': this member was fitted on {plan.n_features} "
                                  f"features, the model on {n_features}")
@@ -459,4 +476,4 @@ def check_pipeline(document: Any, path: Path) -> dict[str, Any]:
 
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LOAD_LIMITS", "DetectorPlan", "check_detector", "check_manifest",
-           "check_pipeline", "check_preprocessor", "validate"]
+           "check_pipeline", "check_preprocessor", "renamed_params", "validate"]

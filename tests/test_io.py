@@ -90,7 +90,7 @@ def _leftovers(parent: Path, name: str) -> list[str]:
 @pytest.mark.parametrize("no_exchange", [False, True], ids=["exchange", "two-renames"])
 def test_a_kill_at_every_write_step_leaves_the_old_or_the_new_result(job_name, no_exchange, tmp_path, monkeypatch) -> None:
     from metaad.data import load_dataset
-    from metaad.detection import detect
+    from metaad.workflow import detect
 
     if no_exchange:  # the fallback where the OS cannot exchange two names
         monkeypatch.setattr(_io, "exchange", lambda a, b: False)

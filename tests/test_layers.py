@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "metaad"
 
 #: Each part of the package and its layer: a part may import parts of its own or a lower layer only.
 LAYERS: dict[str, int] = {
-    "_version": 0, "exceptions": 0, "_io": 0, "device": 0, "_params_json": 0,
+    "_version": 0, "exceptions": 0, "_io": 0, "device": 0, "_params_json": 0, "_constraints": 0,
     "data": 1,
     "scores": 2,
     "detectors": 3,
@@ -18,7 +18,7 @@ LAYERS: dict[str, int] = {
     "benchmark": 6,
     "engine": 7,
     "meta": 8,
-    "search": 9, "adapt": 9, "serving": 9, "detection": 9,
+    "search": 9, "adapt": 9, "serving": 9, "workflow": 9,
     "cli": 10, "__init__": 10, "__main__": 10,
 }
 

@@ -54,8 +54,8 @@ def detect(
         help="Column marking rows known to be anomalies (1; 0 or empty = unknown), given to fit(X, y) of auto or devnet. Not a feature; unlike --label-col it is learned from."),
 ) -> None:
     """Fit a detector on a table without labels; write scores, metrics, an HTML report and the model."""
-    from metaad.detection import detect as run_detect
-    from metaad.detection import load_input
+    from metaad.workflow import detect as run_detect
+    from metaad.workflow import load_input
 
     table = load_input(input, label_col, sep=sep, encoding=encoding)
     value = threshold
@@ -109,7 +109,7 @@ def score(
     is read whole (delimiter sniffing, --sep, --encoding, the model's id column); Parquet files, folders of them and
     globs are scored in chunks of --chunk-rows, with memory bounded whatever their size.
     """
-    from metaad.detection import load_input, score_with_model
+    from metaad.workflow import load_input, score_with_model
     from metaad.serving.batch import chunkable, score_table
 
     if engine not in ("local", "ray"):
@@ -123,7 +123,7 @@ def score(
         console.print(f"scored {rows} rows, {flagged} flagged; wrote {out.resolve()}")
         return
     if chunkable(input) and not str(input).lower().endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
-        from metaad.detection import in_sample_note
+        from metaad.workflow import in_sample_note
         from metaad.persistence import load
 
         rows, flagged = score_table(model_dir, input, out, chunk_rows=chunk_rows, label_col=label_col)

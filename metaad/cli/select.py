@@ -46,7 +46,7 @@ def select(
 ) -> None:
     """Recommend detector configurations for a table, with predicted AUROC and the reason; trains no detector."""
     from metaad.data.preprocessing import TabularPreprocessor
-    from metaad.detection import load_input
+    from metaad.workflow import load_input
     from metaad.meta.recommend import select as run_select
 
     table = load_input(input, label_col)

@@ -12,6 +12,7 @@ from metaad.detectors.deep import BaseDeepDetector
 from metaad.detectors.image_networks import ConvAutoencoder, ImageScalingMixin, is_image_shape
 from metaad.detectors.networks import MLPAutoencoder
 from metaad.detectors.registry import register
+from metaad.scores.reconstruction import feature_reconstruction_error, reconstruction_error
 
 
 @register("autoencoder", family="deep", description="MLP autoencoder; score = reconstruction error (mean squared).")
@@ -81,16 +82,16 @@ class AutoEncoderDetector(ImageScalingMixin, BaseDeepDetector):
         )
 
     def _loss(self, network: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
-        return ((network(xb) - xb) ** 2).flatten(1).mean(dim=1)
+        return self._score_batch(network, xb)  # trained on its own score
 
     def _score_batch(self, network: nn.Module, xb: torch.Tensor) -> torch.Tensor:
-        return ((network(xb) - xb) ** 2).flatten(1).mean(dim=1)
+        return reconstruction_error(xb, network(xb), reduction="mean")
 
     def feature_errors(self, X: Any) -> np.ndarray:
         """Per-feature squared reconstruction error of each row, in the input's shape (standardized units)."""
         X_tensor = self._to_tensor(X)
         with torch.no_grad():
-            return ((self.network_(X_tensor) - X_tensor) ** 2).cpu().numpy()
+            return feature_reconstruction_error(X_tensor, self.network_(X_tensor)).reshape(X_tensor.shape).cpu().numpy()
 
     def explain(self, X: Any) -> np.ndarray:
         """Per-feature contributions to each row's score: its squared reconstruction error divided by the

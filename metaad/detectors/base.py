@@ -14,7 +14,9 @@ scikit-learn's own check suite runs over every registered detector (tests/detect
 TESTING.md lists the checks that cannot apply and why).
 
 Subclasses implement ``_fit(X, y)`` and ``_score(X)``, plus ``_get_fitted_state`` / ``_set_fitted_state`` so
-that :mod:`metaad.persistence` can save them without pickling.
+that :mod:`metaad.persistence` can save them without pickling, and declare what each parameter accepts in
+``_parameter_constraints`` (:mod:`metaad._constraints`), checked in one place, :meth:`BaseDetector._validate_params`:
+by ``fit``, by :func:`~metaad.detectors.registry.make_detector` and on the parameters of a model file.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import ClassifierTags
 from sklearn.utils.validation import check_is_fitted
 
-from metaad.detectors.thresholding import parse_threshold, threshold_from_scores, validate_contamination
-from metaad.detectors.validation import check_detector_input, row_from_mapping
+from metaad._constraints import Check, Integral, Interval, check_params
+from metaad.detectors.thresholding import CONTAMINATION, parse_threshold, threshold_from_scores
+from metaad.detectors.validation import check_detector_input, column_mismatch, row_from_mapping
 from metaad.exceptions import DataError, NotFittedError, ParameterError
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
@@ -54,6 +57,18 @@ class BaseDetector(BaseEstimator, metaclass=abc.ABCMeta):
     _input_dtype: ClassVar[type] = np.float64
     _accepts_images: ClassVar[bool] = False
     _uses_labels: ClassVar[bool] = False
+    #: What each parameter accepts (see :mod:`metaad._constraints`); a subclass extends its parent's table,
+    #: ``{**Parent._parameter_constraints, "beta": [Interval(Real, 0, None)]}``. Checks that involve several
+    #: parameters go in :meth:`_check_params`.
+    #: Parameters renamed since model files were first written, old name -> new name: a model file that uses the
+    #: old name still loads (:mod:`metaad._model_schema`), and ``make_detector`` names the new one.
+    _renamed_params: ClassVar[dict[str, str]] = {}
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        "contamination": CONTAMINATION,
+        # parse_threshold raises its own message naming what is wrong ("the false-positive rate must be in (0, 1)")
+        "threshold": [Check("None, 'contamination', 'fpr:R' (0 < R < 1) or a number", lambda v: bool(parse_threshold(v)))],
+        "random_state": [None, Interval(Integral, 0, 2**32 - 1), np.random.RandomState],
+    }
 
     def __init__(self, *, contamination: float = 0.1, threshold: str | float | None = None, random_state: Any = None):
         self.contamination = contamination
@@ -77,7 +92,8 @@ class BaseDetector(BaseEstimator, metaclass=abc.ABCMeta):
         raise ParameterError(f"{type(self).__name__} cannot be loaded")
 
     def _check_params(self) -> None:
-        """Subclass-specific parameter checks; raise :class:`ParameterError` naming the parameter."""
+        """Checks that ``_parameter_constraints`` cannot express (several parameters together); raise
+        :class:`ParameterError` naming the parameters."""
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
@@ -112,8 +128,17 @@ class BaseDetector(BaseEstimator, metaclass=abc.ABCMeta):
 
     # ----------------------------------------------------------------- public API
     def _validate_params(self) -> None:
-        validate_contamination(self.contamination)
-        parse_threshold(self.threshold)
+        """Every parameter against ``_parameter_constraints``, then :meth:`_check_params`.
+
+        Examples
+        --------
+        >>> import metaad
+        >>> metaad.make_detector("iforest", n_estimators=0)
+        Traceback (most recent call last):
+        ...
+        metaad.exceptions.ParameterError: iforest: n_estimators must be a positive integer, got 0
+        """
+        check_params(self._parameter_constraints, self.get_params(deep=False), self.registry_name)
         self._check_params()
 
     def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray:
@@ -346,12 +371,9 @@ def _check_column_names(X: pd.DataFrame, fitted: np.ndarray) -> None:
     names = [str(n) for n in fitted]
     if given == names:
         return
-    missing = [n for n in names if n not in given]
-    extra = [c for c in given if c not in names]
-    if missing or extra:
-        parts = ([f"missing column(s) {', '.join(map(repr, missing[:5]))}"] if missing else []) + (
-            [f"extra column(s) {', '.join(map(repr, extra[:5]))}"] if extra else [])
-        raise DataError(f"X has {' and '.join(parts)} compared with the DataFrame the detector was fitted on")
+    mismatch = column_mismatch(given, names)
+    if mismatch:
+        raise DataError(f"X has {mismatch} compared with the DataFrame the detector was fitted on")
     raise DataError(
         "X has the fitted columns in a different order; reorder them as at fit time: "
         f"X[{names[:10]!r}]" if len(names) <= 10 else "X has the fitted columns in a different order; use X[det.feature_names_in_]"

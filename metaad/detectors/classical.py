@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils import check_random_state
 
+from metaad._constraints import Integral, Interval, Options, Real
 from metaad.detectors._params import make_init
 from metaad.detectors.base import BaseDetector
 from metaad.detectors.registry import register
@@ -29,7 +30,6 @@ class PyODAdapter(BaseDetector):
     _pyod_path: str = ""
     _pyod_params: tuple[str, ...] = ()
     _seeded: bool = False
-    _checks: dict[str, Any] = {}
     _tail_score: str = ""
     _test_params: dict[str, Any] = {}
 
@@ -44,12 +44,6 @@ class PyODAdapter(BaseDetector):
         if self._seeded:
             kwargs["random_state"] = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         return kwargs
-
-    def _check_params(self) -> None:
-        for name, rule in self._checks.items():
-            value = getattr(self, name)
-            if not rule(value):
-                raise ParameterError(f"{self.registry_name}: invalid value {name}={value!r}")
 
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
         module_name, _, class_name = self._pyod_path.rpartition(".")
@@ -159,22 +153,22 @@ class ClassicalSpec:
     description: str
     params: dict[str, Any]
     seeded: bool = False
-    checks: dict[str, Any] | None = None
+    #: What some parameters accept (:mod:`metaad._constraints`); the others are checked by PyOD when it fits.
+    constraints: dict[str, Any] | None = None
     #: Parameters for the contract suite's small data (see :meth:`BaseDetector._unit_test_params`).
     test_params: dict[str, Any] | None = None
     #: "ecod" or "copod": score new rows against the training data alone (see :func:`tail_probability_scores`).
     tail_score: str = ""
 
 
-def _positive_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+_POSITIVE_INT = [Interval(Integral, 1, None)]
 
 
 CLASSICAL_SPECS: tuple[ClassicalSpec, ...] = (
     ClassicalSpec("iforest", "IForestDetector", "pyod.models.iforest.IForest",
                   "Isolation Forest: rows isolated by few random splits are anomalous (Liu et al. 2008).",
                   {"n_estimators": 100, "max_samples": "auto", "max_features": 1.0, "bootstrap": False},
-                  seeded=True, checks={"n_estimators": _positive_int}),
+                  seeded=True, constraints={"n_estimators": _POSITIVE_INT}),
     ClassicalSpec("ecod", "ECODDetector", "pyod.models.ecod.ECOD",
                   "ECOD: empirical-CDF tail probabilities per feature, parameter-free (Li et al. 2022).", {},
                   tail_score="ecod"),
@@ -184,19 +178,21 @@ CLASSICAL_SPECS: tuple[ClassicalSpec, ...] = (
     ClassicalSpec("hbos", "HBOSDetector", "pyod.models.hbos.HBOS",
                   "HBOS: histogram-based outlier score, features treated independently (Goldstein 2012).",
                   {"n_bins": 10, "alpha": 0.1, "tol": 0.5},
-                  checks={"n_bins": lambda v: v == "auto" or _positive_int(v), "alpha": lambda v: 0 < v < 1}),
+                  constraints={"n_bins": [Options("auto"), Interval(Integral, 1, None)],
+                               "alpha": [Interval(Real, 0, 1, closed="neither")]}),
     ClassicalSpec("knn", "KNNDetector", "pyod.models.knn.KNN",
                   "k-nearest neighbours: distance to the k-th (or mean/median) neighbour.",
                   {"n_neighbors": 5, "method": "largest", "metric": "minkowski", "p": 2},
-                  checks={"n_neighbors": _positive_int, "method": lambda v: v in ("largest", "mean", "median")}),
+                  constraints={"n_neighbors": _POSITIVE_INT, "method": [Options("largest", "mean", "median")]}),
     ClassicalSpec("lof", "LOFDetector", "pyod.models.lof.LOF",
                   "Local Outlier Factor: density relative to the neighbours' density (Breunig et al. 2000).",
-                  {"n_neighbors": 20, "metric": "minkowski", "p": 2}, checks={"n_neighbors": _positive_int},
+                  {"n_neighbors": 20, "metric": "minkowski", "p": 2}, constraints={"n_neighbors": _POSITIVE_INT},
                   test_params={"n_neighbors": 9}),  # the checks fit on 10 rows
     ClassicalSpec("ocsvm", "OCSVMDetector", "pyod.models.ocsvm.OCSVM",
                   "One-class SVM with an RBF kernel (Schoelkopf et al. 2001).",
                   {"kernel": "rbf", "nu": 0.5, "gamma": "auto", "degree": 3, "coef0": 0.0},
-                  checks={"nu": lambda v: 0 < v <= 1, "kernel": lambda v: v in ("rbf", "linear", "poly", "sigmoid")}),
+                  constraints={"nu": [Interval(Real, 0, 1, closed="right")],
+                               "kernel": [Options("rbf", "linear", "poly", "sigmoid")]}),
     ClassicalSpec("pca", "PCADetector", "pyod.models.pca.PCA",
                   "PCA: weighted distance to the principal subspace (Shyu et al. 2003).",
                   {"n_components": None, "whiten": False, "weighted": True, "standardization": True},
@@ -204,7 +200,7 @@ CLASSICAL_SPECS: tuple[ClassicalSpec, ...] = (
     ClassicalSpec("loda", "LODADetector", "pyod.models.loda.LODA",
                   "LODA: ensemble of one-dimensional histograms on random projections (Pevny 2016).",
                   {"n_bins": 10, "n_random_cuts": 100}, seeded=True,
-                  checks={"n_bins": _positive_int, "n_random_cuts": _positive_int}),
+                  constraints={"n_bins": _POSITIVE_INT, "n_random_cuts": _POSITIVE_INT}),
 )
 
 
@@ -229,7 +225,9 @@ def _make_adapter(spec: ClassicalSpec) -> type[PyODAdapter]:
             "_pyod_path": spec.pyod_path,
             "_pyod_params": tuple(spec.params),
             "_seeded": spec.seeded,
-            "_checks": dict(spec.checks or {}),
+            # parameters without a constraint here are checked by PyOD when it fits
+            "_parameter_constraints": {**PyODAdapter._parameter_constraints, **dict.fromkeys(spec.params, "no_validation"),
+                                       **(spec.constraints or {})},
             "_test_params": dict(spec.test_params or {}),
             "_tail_score": spec.tail_score,
         },

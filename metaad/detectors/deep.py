@@ -22,13 +22,17 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from torch import nn
 
+from metaad._constraints import Check, Integral, Interval, Options, Real
 from metaad.detectors._params import make_init
 from metaad.detectors.base import BaseDetector
+from metaad.detectors.networks import ACTIVATIONS
 from metaad.detectors.trainer import Trainer, TrainingHistory
 from metaad.device import default_num_threads, resolve_device, torch_threads
 from metaad.exceptions import ParameterError
+from metaad.scores.reconstruction import feature_reconstruction_error
 
 #: Torch threads of a network large enough to use several when ``n_threads`` is None: a fixed count rather than
 #: the machine's cores (4 is what machines with 4 or more cores used before), so that the same seed gives the
@@ -61,12 +65,41 @@ DEEP_PARAMS: dict[str, Any] = {
     "random_state": None,
 }
 
+_POSITIVE_INT = Interval(Integral, 1, None)
+
+
+def _positive_int_sizes(sizes: Any) -> bool:
+    return isinstance(sizes, (tuple, list, np.ndarray)) and all(isinstance(s, (int, np.integer)) and s >= 1 for s in sizes)
+
 
 class BaseDeepDetector(BaseDetector):
     """Shared machinery of the deep detectors; see the module docstring for the hooks."""
 
     _extra_params: ClassVar[dict[str, Any]] = {}
     _input_dtype = np.float32
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        **BaseDetector._parameter_constraints,
+        "hidden_sizes": [None, Check("a tuple of positive integers", _positive_int_sizes)],
+        "latent_size": [None, _POSITIVE_INT],
+        "activation": [Options(*ACTIVATIONS)],
+        "dropout": [Interval(Real, 0, 0.99, closed="left")],
+        "n_epochs": [_POSITIVE_INT],
+        "max_steps": [None, _POSITIVE_INT],
+        "batch_size": [_POSITIVE_INT],
+        "learning_rate": [Interval(Real, 0, 10, closed="right")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 0.5, closed="left")],
+        "patience": [_POSITIVE_INT],
+        "standardize": [bool],
+        "trim_fraction": [Options("auto"), Interval(Real, 0, 1, closed="left")],
+        "adversarial": [None, Options("pgd")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "adversarial_steps": [_POSITIVE_INT],
+        # resolve_device raises its own message ("device='cuda' was requested but no CUDA device is available")
+        "device": [Check("'auto', 'cpu', 'cuda' or 'cuda:N'", lambda v: resolve_device(v) is not None)],
+        "n_threads": [None, _POSITIVE_INT],
+        "verbose": [bool, Interval(Integral, 0, None)],
+    }
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -102,39 +135,6 @@ class BaseDeepDetector(BaseDetector):
 
     def _set_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore what :meth:`_extra_state` saved."""
-
-    # ------------------------------------------------------------------ checks
-    def _check_params(self) -> None:
-        def positive_int(name: str) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ParameterError(f"{self.registry_name}: {name} must be a positive integer, got {value!r}")
-
-        for name in ("n_epochs", "batch_size", "patience", "adversarial_steps"):
-            positive_int(name)
-        if self.latent_size is not None:
-            positive_int("latent_size")
-        if self.hidden_sizes is not None:
-            sizes = self.hidden_sizes
-            if isinstance(sizes, (str, bytes)) or not all(isinstance(s, (int, np.integer)) and s >= 1 for s in sizes):
-                raise ParameterError(f"{self.registry_name}: hidden_sizes must be a tuple of positive integers, got {sizes!r}")
-        for name, low, high in (("learning_rate", 0.0, 10.0), ("dropout", -1e-12, 0.99), ("validation_fraction", -1e-12, 0.5)):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not (low < value <= high if name == "learning_rate" else low < value < high):
-                raise ParameterError(f"{self.registry_name}: {name}={value!r} is out of range")
-        if not isinstance(self.weight_decay, (int, float)) or self.weight_decay < 0:
-            raise ParameterError(f"{self.registry_name}: weight_decay must be >= 0, got {self.weight_decay!r}")
-        if not (self.trim_fraction == "auto" or (isinstance(self.trim_fraction, (int, float)) and 0 <= self.trim_fraction < 1)):
-            raise ParameterError(f"{self.registry_name}: trim_fraction must be 'auto' or in [0, 1), got {self.trim_fraction!r}")
-        if self.adversarial not in (None, "pgd"):
-            raise ParameterError(f"{self.registry_name}: adversarial={self.adversarial!r}; expected None or 'pgd'")
-        if not isinstance(self.epsilon, (int, float)) or self.epsilon <= 0:
-            raise ParameterError(f"{self.registry_name}: epsilon must be > 0, got {self.epsilon!r}")
-        from metaad.detectors.networks import ACTIVATIONS
-
-        if self.activation not in ACTIVATIONS:
-            raise ParameterError(f"{self.registry_name}: activation={self.activation!r}; expected one of {', '.join(ACTIVATIONS)}")
-        resolve_device(self.device)
 
     def _trim_fraction(self) -> float:
         if self.trim_fraction == "auto":
@@ -227,8 +227,8 @@ class BaseDeepDetector(BaseDetector):
         flattened row per input row: the per-feature part of a reconstruction score (used by ``explain``)."""
         X_tensor = self._to_tensor(X)
         with torch.no_grad():
-            errors = (self.network_(X_tensor) - X_tensor) ** 2
-        return errors.flatten(1).double().cpu().numpy() / self.n_features_in_
+            errors = feature_reconstruction_error(X_tensor, self.network_(X_tensor))
+        return errors.double().cpu().numpy() / self.n_features_in_
 
     # ------------------------------------------------------------------ the step budget
     def fit(self, X: Any, y: Any = None) -> BaseDeepDetector:
@@ -256,9 +256,10 @@ class BaseDeepDetector(BaseDetector):
             )
 
     # ------------------------------------------------------------------ streaming
-    #: False where a step is not "one loss, one optimizer" (a GAN's game): ``partial_fit`` says so.
+    #: False where a step is not "one loss, one optimizer" (a GAN's game): such a detector has no ``partial_fit``.
     _supports_partial_fit: ClassVar[bool] = True
 
+    @available_if(lambda self: type(self)._supports_partial_fit)
     def partial_fit(self, X: Any, y: Any = None, *, n_steps: int | None = None, n_epochs: int = 1) -> BaseDeepDetector:
         """Continue training from the current weights and optimizer state on the batch ``X``.
 
@@ -279,8 +280,6 @@ class BaseDeepDetector(BaseDetector):
         >>> bool(det.decision_function(np.full((1, 4), 3.0)) < before)   # it learned the new batch
         True
         """
-        if not type(self)._supports_partial_fit:
-            raise ParameterError(f"{self.registry_name}: partial_fit is not available (its training is an adversarial game); refit instead")
         if not hasattr(self, "network_"):
             return self.fit(X, y)
         self._check_fitted()

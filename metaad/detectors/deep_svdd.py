@@ -37,12 +37,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from metaad._constraints import Integral, Interval, Real
 from metaad.detectors.deep import BaseDeepDetector
 from metaad.detectors.image_networks import ConvDecoder, ConvEncoder, ImageScalingMixin, is_image_shape
 from metaad.detectors.networks import mlp
 from metaad.detectors.registry import register
 from metaad.detectors.trainer import Trainer, TrainingHistory
-from metaad.exceptions import ParameterError
+from metaad.scores.distance import center_distance
+from metaad.scores.reconstruction import reconstruction_error
 
 
 class DeepSVDDNetwork(nn.Module):
@@ -75,7 +77,7 @@ class DeepSVDDNetwork(nn.Module):
 
     def distance(self, x: torch.Tensor) -> torch.Tensor:
         """Squared distance of each row's embedding to the centre (the loss and the score)."""
-        return ((self.encoder(x) - self.center) ** 2).sum(dim=1)
+        return center_distance(self.encoder(x), self.center)
 
 
 def fix_center(embeddings: torch.Tensor, eps: float, *, relative: bool = False) -> torch.Tensor:
@@ -148,6 +150,11 @@ class DeepSVDDDetector(ImageScalingMixin, BaseDeepDetector):
 
     _extra_params: dict[str, Any] = {"pretrain_epochs": 10, "center_eps": 0.1, "activation": "leaky_relu", "n_epochs": 10, "max_steps": 250}
     _accepts_images = True
+    _parameter_constraints = {
+        **BaseDeepDetector._parameter_constraints,
+        "pretrain_epochs": [Interval(Integral, 0, None)],
+        "center_eps": [Interval(Real, 0, None, closed="neither")],
+    }
     #: Embedding width for image inputs when ``latent_size`` is None (Ruff et al. use 32 on MNIST and CIFAR-10).
     IMAGE_LATENT_SIZE = 32
     #: Narrowest default embedding for tables (Deep SAD, Ruff et al. 2020, embed tables in 8 dimensions).
@@ -166,14 +173,6 @@ class DeepSVDDDetector(ImageScalingMixin, BaseDeepDetector):
             architecture["latent_size"] = self.IMAGE_LATENT_SIZE
         return architecture
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        p = self.pretrain_epochs
-        if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0:
-            raise ParameterError(f"deep_svdd: pretrain_epochs must be an integer >= 0, got {p!r}")
-        if isinstance(self.center_eps, bool) or not isinstance(self.center_eps, (int, float)) or self.center_eps <= 0:
-            raise ParameterError(f"deep_svdd: center_eps must be > 0, got {self.center_eps!r}")
-
     def _build_network(self, input_shape: tuple[int, ...]) -> nn.Module:
         arch = self.architecture_
         return DeepSVDDNetwork(input_shape, arch["hidden_sizes"], arch["latent_size"], activation_name=arch["activation"])
@@ -186,7 +185,7 @@ class DeepSVDDDetector(ImageScalingMixin, BaseDeepDetector):
 
     @staticmethod
     def _reconstruction_loss(network: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
-        return ((network.decoder(network.encoder(xb)) - xb) ** 2).flatten(1).mean(dim=1)
+        return reconstruction_error(xb, network.decoder(network.encoder(xb)), reduction="mean")
 
     def _train(self, trainer: Trainer, X: torch.Tensor, y: torch.Tensor | None) -> TrainingHistory:
         network = self.network_

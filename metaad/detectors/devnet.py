@@ -19,11 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from metaad._constraints import Integral, Interval, Real
 from metaad.detectors.deep import BaseDeepDetector
 from metaad.detectors.networks import mlp
 from metaad.detectors.registry import register
 from metaad.detectors.trainer import Trainer, TrainingHistory
-from metaad.exceptions import DataError, ParameterError
+from metaad.exceptions import DataError
 
 
 def deviation_loss(scores: torch.Tensor, labels: torch.Tensor, reference: torch.Tensor, margin: float) -> torch.Tensor:
@@ -81,14 +82,11 @@ class DevNetDetector(BaseDeepDetector):
 
     _extra_params: dict[str, Any] = {"margin": 5.0, "n_reference": 5000, "n_epochs": 50, "batch_size": 512}
     _uses_labels = True
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if isinstance(self.margin, bool) or not isinstance(self.margin, (int, float)) or self.margin <= 0:
-            raise ParameterError(f"devnet: margin must be > 0, got {self.margin!r}")
-        n = self.n_reference
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-            raise ParameterError(f"devnet: n_reference must be an integer >= 2, got {n!r}")
+    _parameter_constraints = {
+        **BaseDeepDetector._parameter_constraints,
+        "margin": [Interval(Real, 0, None, closed="neither")],
+        "n_reference": [Interval(Integral, 2, None)],
+    }
 
     def _resolve_architecture(self, input_shape: tuple[int, ...]) -> dict[str, Any]:
         arch = super()._resolve_architecture(input_shape)

@@ -8,14 +8,16 @@ a row far from every training row scores near ``1 + mean k``, a row in a dense r
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.utils import check_random_state
 
+from metaad._constraints import Interval
 from metaad.detectors.base import BaseDetector
 from metaad.detectors.registry import register
-from metaad.exceptions import ModelFileError, ParameterError
+from metaad.exceptions import ModelFileError
 from metaad.scores import median_heuristic, mmd_point_scores, rbf_kernel
 
 #: Rows scored against the landmarks at a time (a chunk x max_samples kernel block: 8 MiB at 1,000 x 1,000).
@@ -49,6 +51,13 @@ class MMDDetector(BaseDetector):
     """
 
     _refit_from_training_data: ClassVar[bool] = True  # saved as the classical adapters are (metaad._model_schema)
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        **BaseDetector._parameter_constraints,
+        "max_samples": [Interval(Integral, 2, 20_000)],
+        "bandwidth": [None, Interval(Real, 0, None, closed="neither")],
+        "bandwidth_scale": [Interval(Real, 0, None, closed="neither")],
+        "standardize": [bool],
+    }
 
     def __init__(self, *, max_samples: int = 1000, bandwidth: float | None = None, bandwidth_scale: float = 1.0,
                  standardize: bool = True, contamination: float = 0.1, threshold: str | float | None = None,
@@ -64,18 +73,6 @@ class MMDDetector(BaseDetector):
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
         return {"random_state": 0, "max_samples": 200}
-
-    def _check_params(self) -> None:
-        value = self.max_samples
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 2 <= value <= 20_000:
-            raise ParameterError(f"mmd: max_samples must be an integer in [2, 20000], got {value!r}")
-        if self.bandwidth is not None and (isinstance(self.bandwidth, bool) or not isinstance(self.bandwidth, (int, float))
-                                           or not self.bandwidth > 0):
-            raise ParameterError(f"mmd: bandwidth must be None or > 0, got {self.bandwidth!r}")
-        if isinstance(self.bandwidth_scale, bool) or not isinstance(self.bandwidth_scale, (int, float)) or not self.bandwidth_scale > 0:
-            raise ParameterError(f"mmd: bandwidth_scale must be > 0, got {self.bandwidth_scale!r}")
-        if not isinstance(self.standardize, (bool, np.bool_)):
-            raise ParameterError(f"mmd: standardize must be True or False, got {self.standardize!r}")
 
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
         rng = check_random_state(self.random_state)

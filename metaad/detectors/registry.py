@@ -94,6 +94,10 @@ def make_detector(name: str, **params: Any) -> BaseDetector:
     info = get_detector_info(name)
     accepted = info.parameters
     unknown = sorted(set(params) - set(accepted))
+    renamed = [f"the parameter {old!r} was renamed {new!r}" for old, new in getattr(info.cls, "_renamed_params", {}).items()
+               if old in unknown]
+    if renamed:
+        raise ParameterError(f"detector {name!r}: {'; '.join(renamed)}")
     if unknown:
         raise ParameterError(
             f"detector {name!r} has no parameter(s) {', '.join(map(repr, unknown))}; "

@@ -20,19 +20,27 @@ from typing import Literal
 
 import numpy as np
 
+from metaad._constraints import Interval, Real, check_params
 from metaad.exceptions import ParameterError
 
 ThresholdRule = tuple[Literal["contamination", "fpr", "value"], float]
 
+#: What ``contamination`` accepts, for every detector (``BaseDetector._parameter_constraints``) and here.
+CONTAMINATION = [Interval(Real, 0, 0.5, closed="right")]
+
 
 def validate_contamination(contamination: float) -> float:
-    """Check that ``contamination`` is a number in (0, 0.5] and return it as a float."""
-    if isinstance(contamination, bool) or not isinstance(contamination, (int, float, np.floating, np.integer)):
-        raise ParameterError(f"contamination must be a number in (0, 0.5], got {contamination!r}")
-    value = float(contamination)
-    if not (0.0 < value <= 0.5):
-        raise ParameterError(f"contamination must be in (0, 0.5], got {value}")
-    return value
+    """Check that ``contamination`` is a number in (0, 0.5] and return it as a float.
+
+    Examples
+    --------
+    >>> validate_contamination(0.6)
+    Traceback (most recent call last):
+    ...
+    metaad.exceptions.ParameterError: contamination must be a number in (0, 0.5], got 0.6
+    """
+    check_params({"contamination": CONTAMINATION}, {"contamination": contamination})
+    return float(contamination)
 
 
 def parse_threshold(threshold: str | float | None) -> ThresholdRule:

@@ -9,11 +9,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from metaad._constraints import Interval, Options, Real
 from metaad.detectors.deep import BaseDeepDetector
 from metaad.detectors.image_networks import ConvDecoder, ConvEncoder, ImageScalingMixin, is_image_shape
 from metaad.detectors.networks import mlp
 from metaad.detectors.registry import register
-from metaad.exceptions import ParameterError
+from metaad.scores.kl import gaussian_kl_to_standard
+from metaad.scores.reconstruction import reconstruction_error
 
 SCORES = ("elbo", "reconstruction")
 
@@ -54,17 +56,6 @@ class VAENetwork(nn.Module):
         return self.decode(self.encode(x)[0])
 
 
-def gaussian_kl_to_standard(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL( N(mu, exp(logvar)) || N(0, I) ) per row, summed over the latent dimensions.
-
-    Examples
-    --------
-    >>> float(gaussian_kl_to_standard(torch.tensor([[1.0, 0.0]]), torch.zeros(1, 2))[0])
-    0.5
-    """
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
-
-
 @register("vae", family="deep", description="Variational autoencoder; score = negative ELBO (reconstruction + KL) or reconstruction only.")
 class VAEDetector(ImageScalingMixin, BaseDeepDetector):
     """Variational autoencoder (Kingma & Welling 2014) trained on unlabeled data.
@@ -76,8 +67,10 @@ class VAEDetector(ImageScalingMixin, BaseDeepDetector):
 
     Parameters
     ----------
-    score : {"elbo", "reconstruction"}, default="elbo"
-        "elbo": reconstruction error plus ``beta`` × KL term; "reconstruction": the error alone.
+    score_type : {"elbo", "reconstruction"}, default="elbo"
+        "elbo": reconstruction error plus ``beta`` × KL term; "reconstruction": the error alone. (Called
+        ``score`` in metaad 0.1.0, where it shadowed scikit-learn's ``score`` method. Model files saved with ``score``
+        still load.)
     beta : float, default=1.0
         Weight of the KL term (beta-VAE) in the loss and in the "elbo" score.
     max_steps : int or None, default=250
@@ -100,15 +93,14 @@ class VAEDetector(ImageScalingMixin, BaseDeepDetector):
     True
     """
 
-    _extra_params: dict[str, Any] = {"score": "elbo", "beta": 1.0, "max_steps": 250}
+    _extra_params: dict[str, Any] = {"score_type": "elbo", "beta": 1.0, "max_steps": 250}
     _accepts_images = True
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.score not in SCORES:
-            raise ParameterError(f"vae: score={self.score!r}; expected one of {', '.join(SCORES)}")
-        if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or self.beta < 0:
-            raise ParameterError(f"vae: beta must be a number >= 0, got {self.beta!r}")
+    _renamed_params = {"score": "score_type"}  # `score` shadowed scikit-learn's score() method
+    _parameter_constraints = {
+        **BaseDeepDetector._parameter_constraints,
+        "score_type": [Options(*SCORES)],
+        "beta": [Interval(Real, 0, None, closed="left")],
+    }
 
     def _build_network(self, input_shape: tuple[int, ...]) -> nn.Module:
         arch = self.architecture_
@@ -118,7 +110,7 @@ class VAEDetector(ImageScalingMixin, BaseDeepDetector):
         mu, logvar = network.encode(xb)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if sample else mu
         n_features = xb[0].numel()
-        reconstruction = ((network.decode(z) - xb) ** 2).flatten(1).sum(dim=1) / n_features
+        reconstruction = reconstruction_error(xb, network.decode(z)) / n_features
         return reconstruction, gaussian_kl_to_standard(mu, logvar) / n_features
 
     def _loss(self, network: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
@@ -127,7 +119,7 @@ class VAEDetector(ImageScalingMixin, BaseDeepDetector):
 
     def _score_batch(self, network: nn.Module, xb: torch.Tensor) -> torch.Tensor:
         reconstruction, kl = self._terms(network, xb, sample=False)
-        return reconstruction + float(self.beta) * kl if self.score == "elbo" else reconstruction
+        return reconstruction + float(self.beta) * kl if self.score_type == "elbo" else reconstruction
 
     def explain(self, X: Any) -> np.ndarray:
         """Per-feature contributions to each row's score: the squared error of its reconstruction from the
@@ -145,7 +137,7 @@ class VAEDetector(ImageScalingMixin, BaseDeepDetector):
         --------
         >>> import numpy as np, metaad
         >>> X = np.random.RandomState(0).normal(size=(300, 4))
-        >>> det = metaad.make_detector("vae", n_epochs=5, random_state=0, score="reconstruction").fit(X)
+        >>> det = metaad.make_detector("vae", n_epochs=5, random_state=0, score_type="reconstruction").fit(X)
         >>> np.allclose(det.explain(X[:3]).sum(axis=1), det.decision_function(X[:3]), rtol=1e-5)
         True
         """

@@ -67,6 +67,23 @@ def reshape_hint(n_values: int, n_features: int | None = None) -> str:
             "a single feature")
 
 
+def column_mismatch(given: Sequence[str], fitted: Sequence[str]) -> str | None:
+    """What ``given`` column names lack and add compared with the ``fitted`` ones (at most 5 of each), or None.
+
+    Examples
+    --------
+    >>> column_mismatch(["a", "z"], ["a", "b"])
+    "missing column(s) 'b' and extra column(s) 'z'"
+    >>> column_mismatch(["b", "a"], ["a", "b"]) is None
+    True
+    """
+    missing = [n for n in fitted if n not in given]
+    extra = [c for c in given if c not in fitted]
+    parts = ([f"missing column(s) {', '.join(map(repr, missing[:5]))}"] if missing else []) + (
+        [f"extra column(s) {', '.join(map(repr, extra[:5]))}"] if extra else [])
+    return " and ".join(parts) or None
+
+
 def row_from_mapping(row: Mapping[str, Any] | pd.Series, feature_names: Sequence[str] | None,
                      n_features: int | None, what: str = "X") -> np.ndarray:
     """One row (a dict or a pandas Series, keyed by column name) as a ``(1, n_features)`` array.
@@ -84,15 +101,9 @@ def row_from_mapping(row: Mapping[str, Any] | pd.Series, feature_names: Sequence
     values = list(row.to_numpy() if isinstance(row, pd.Series) else row.values())
     if feature_names is not None:
         names = [str(n) for n in feature_names]
-        missing = [n for n in names if n not in keys]
-        extra = [k for k in keys if k not in names]
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"missing column(s) {', '.join(map(repr, missing[:5]))}")
-            if extra:
-                parts.append(f"extra column(s) {', '.join(map(repr, extra[:5]))}")
-            raise DataError(f"the row given as {type(row).__name__} has {' and '.join(parts)}; the detector was "
+        mismatch = column_mismatch(keys, names)
+        if mismatch:
+            raise DataError(f"the row given as {type(row).__name__} has {mismatch}; the detector was "
                             f"fitted on the columns {', '.join(map(repr, names[:10]))}")
         lookup = dict(zip(keys, values))
         return np.asarray([[lookup[n] for n in names]], dtype=object)

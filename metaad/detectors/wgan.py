@@ -9,8 +9,8 @@ warm start that trains ``G(E(x))`` as an autoencoder, ``pretrain_epochs``; on by
    ``||x - G(E(x))||² + κ ||f(x) - f(G(E(x)))||²`` where ``f`` are the critic's last hidden features
    (early stopping on a validation split as usual).
 
-The anomaly score is that same izif residual (``score="izif"``) or the negated critic output alone
-(``score="critic"``: the critic rates real-looking data high).
+The anomaly score is that same izif residual (``score_type="izif"``) or the negated critic output alone
+(``score_type="critic"``: the critic rates real-looking data high).
 """
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from metaad._constraints import Integral, Interval, Options, Real
 from metaad.detectors.deep import BaseDeepDetector
 from metaad.detectors.image_networks import ConvDecoder, ConvEncoder, ImageScalingMixin, is_image_shape
 from metaad.detectors.networks import mlp
 from metaad.detectors.registry import register
 from metaad.detectors.trainer import Trainer, TrainingHistory
-from metaad.exceptions import ParameterError
+from metaad.scores.critic import critic_score
+from metaad.scores.reconstruction import reconstruction_error
 
 SCORES = ("izif", "critic")
 #: Autoencoder warm-start epochs of G∘E for image inputs when ``pretrain_epochs`` is None (MNIST one-class: the
@@ -83,8 +85,8 @@ class WGANNetwork(nn.Module):
     def izif_residual(self, x: torch.Tensor, kappa: float) -> torch.Tensor:
         """``mean((x - G(E(x)))²) + κ mean((f(x) - f(G(E(x))))²)`` per row."""
         reconstruction = self.generator(self.encoder(x))
-        image_term = ((x - reconstruction) ** 2).flatten(1).mean(dim=1)
-        feature_term = ((self.critic.features(x) - self.critic.features(reconstruction)) ** 2).mean(dim=1)
+        image_term = reconstruction_error(x, reconstruction, reduction="mean")
+        feature_term = reconstruction_error(self.critic.features(x), self.critic.features(reconstruction), reduction="mean")
         return image_term + kappa * feature_term
 
 
@@ -102,8 +104,10 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
 
     Parameters
     ----------
-    score : {"izif", "critic"}, default="izif"
-        "izif": ``mean((x - G(E(x)))²) + kappa × mean((f(x) - f(G(E(x))))²)``; "critic": ``-D(x)``.
+    score_type : {"izif", "critic"}, default="izif"
+        "izif": ``mean((x - G(E(x)))²) + kappa × mean((f(x) - f(G(E(x))))²)``; "critic": ``-D(x)``. (Called
+        ``score`` in metaad 0.1.0, where it shadowed scikit-learn's ``score`` method. Model files saved with ``score``
+        still load.)
     kappa : float, default=1.0
         Weight of the critic-feature residual in the encoder loss and the izif score.
     n_critic : int, default=5
@@ -135,7 +139,7 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
     """
 
     _extra_params: dict[str, Any] = {
-        "score": "izif",
+        "score_type": "izif",
         "kappa": 1.0,
         "n_critic": 5,
         "gradient_penalty_weight": 10.0,
@@ -145,24 +149,16 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
     }
     _accepts_images = True
     _supports_partial_fit = False  # its step is a GAN game with several optimizers (deep.py partial_fit)
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.score not in SCORES:
-            raise ParameterError(f"wgan: score={self.score!r}; expected one of {', '.join(SCORES)}")
-        for name in ("kappa", "gradient_penalty_weight"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ParameterError(f"wgan: {name} must be a number >= 0, got {value!r}")
-        p = self.pretrain_epochs
-        if p is not None and (isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0):
-            raise ParameterError(f"wgan: pretrain_epochs must be None or an integer >= 0, got {p!r}")
-        for name, allow_none in (("n_critic", False), ("encoder_epochs", True)):
-            value = getattr(self, name)
-            if value is None and allow_none:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ParameterError(f"wgan: {name} must be a positive integer, got {value!r}")
+    _renamed_params = {"score": "score_type"}  # `score` shadowed scikit-learn's score() method
+    _parameter_constraints = {
+        **BaseDeepDetector._parameter_constraints,
+        "score_type": [Options(*SCORES)],
+        "kappa": [Interval(Real, 0, None, closed="left")],
+        "n_critic": [Interval(Integral, 1, None)],
+        "gradient_penalty_weight": [Interval(Real, 0, None, closed="left")],
+        "encoder_epochs": [None, Interval(Integral, 1, None)],
+        "pretrain_epochs": [None, Interval(Integral, 0, None)],
+    }
 
     def _build_network(self, input_shape: tuple[int, ...]) -> nn.Module:
         arch = self.architecture_
@@ -172,13 +168,13 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
         return network.izif_residual(xb, float(self.kappa))
 
     def _score_batch(self, network: nn.Module, xb: torch.Tensor) -> torch.Tensor:
-        if self.score == "critic":
-            return -network.critic(xb)
+        if self.score_type == "critic":
+            return critic_score(network.critic, xb)
         return network.izif_residual(xb, float(self.kappa))
 
     @staticmethod
     def _reconstruction_loss(network: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
-        return ((network(xb) - xb) ** 2).flatten(1).mean(dim=1)
+        return reconstruction_error(xb, network(xb), reduction="mean")
 
     def _train(self, trainer: Trainer, X: torch.Tensor, y: torch.Tensor | None) -> TrainingHistory:
         network: WGANNetwork = self.network_
@@ -243,7 +239,7 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
 
         A row's contributions sum to the reconstruction part of the izif score; its critic-feature part
         (``kappa`` × the residual in the critic's features) mixes all inputs and is left out. With
-        ``score="critic"`` they still show which features ``G(E(x))`` fails to reproduce.
+        ``score_type="critic"`` they still show which features ``G(E(x))`` fails to reproduce.
 
         Returns
         -------
@@ -261,7 +257,7 @@ class WGANDetector(ImageScalingMixin, BaseDeepDetector):
         return self._reconstruction_contributions(X)
 
     def critic_scores(self, X: Any) -> np.ndarray:
-        """``-D(x)`` for each row of ``X`` (higher = less like the training data), whatever ``score`` is."""
+        """``-D(x)`` for each row of ``X`` (higher = less like the training data), whatever ``score_type`` is."""
         X_tensor = self._to_tensor(X)
         with torch.no_grad():
-            return (-self.network_.critic(X_tensor)).double().cpu().numpy()
+            return critic_score(self.network_.critic, X_tensor).double().cpu().numpy()

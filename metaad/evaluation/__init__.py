@@ -16,11 +16,12 @@ from metaad.evaluation.plots import (
     score_histogram,
 )
 from metaad.evaluation.report import write_report
-from metaad.evaluation.robustness import robust_auroc
+from metaad.evaluation.robustness import false_alarm_auroc, robust_auroc
 
 __all__ = [
     "empty_metrics",
     "evaluate",
+    "false_alarm_auroc",
     "feature_contributions_figure",
     "figure_to_data_uri",
     "pr_curve_figure",

@@ -408,10 +408,25 @@ def add_knowledge(results: str | os.PathLike[str] | pd.DataFrame, data: list[str
 # ----------------------------------------------------------------------------------------------- test data
 def synthetic_knowledge(n_datasets: int = 30, n_configs_per_family: int = 6, *, sizes: tuple[int, ...] = (500,),
                         noise: float = 0.02, random_state: int = 0) -> KnowledgeBase:
-    """A knowledge base with planted structure, for tests and examples.
+    """A knowledge base with planted structure, for examples and tests (as scikit-learn's ``make_*`` generators).
+
+    Public on purpose: the runnable examples of :mod:`metaad.meta.selector`, :mod:`metaad.meta.lodo` and this
+    module train on it, so a reader can run them without a benchmark. Its figures are made up, never a
+    measurement: use :func:`load_knowledge` for the shipped knowledge base.
 
     Tasks whose meta-feature ``f0 > 0`` favour ``knn`` configurations, the others ``iforest``; ``f1`` says
     whether ``lof`` is good; the other features are noise. ``knn`` and ``lof`` cost grows with the rows.
+
+    Parameters
+    ----------
+    n_datasets : int, default=30
+    n_configs_per_family : int, default=6
+        Configurations of each of ``iforest``, ``knn``, ``lof`` and ``ecod``.
+    sizes : tuple of int, default=(500,)
+        One task per dataset and size.
+    noise : float, default=0.02
+        Standard deviation of the noise added to each AUROC.
+    random_state : int, default=0
 
     Examples
     --------

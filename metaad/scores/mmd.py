@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils import check_random_state
 
+from metaad._constraints import Integral, Interval, check_params
 from metaad.exceptions import DataError, ParameterError
 from metaad.scores._validation import as_rows
 
@@ -118,8 +119,7 @@ def mmd_permutation_test(
     >>> p < 0.05
     True
     """
-    if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)) or n_permutations < 1:
-        raise ParameterError(f"n_permutations must be a positive integer, got {n_permutations!r}")
+    check_params({"n_permutations": [Interval(Integral, 1, None)]}, {"n_permutations": n_permutations})
     a, b = _pair(X, Y, True)
     sigma = median_heuristic(a, b) if bandwidth is None else float(bandwidth)
     pooled = np.vstack([a, b])

@@ -83,12 +83,12 @@ def test_version(capsys) -> None:
 
 
 def test_an_interrupt_exits_130(monkeypatch, capsys) -> None:
-    import metaad.detection
+    import metaad.workflow
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(metaad.detection, "detect", interrupted)
+    monkeypatch.setattr(metaad.workflow, "detect", interrupted)
     code, _, err = run(["detect", "wine", "-d", "ecod"], capsys)
     assert code == 130 and "Traceback" not in err
 
@@ -110,9 +110,9 @@ def test_square_brackets_survive_in_messages(tmp_path, capsys, monkeypatch) -> N
     def needs_ray(*args, **kwargs):
         raise ParameterError('the Ray engine needs Ray: pip install "metaad[ray]"')
 
-    import metaad.detection
+    import metaad.workflow
 
-    monkeypatch.setattr(metaad.detection, "detect", needs_ray)
+    monkeypatch.setattr(metaad.workflow, "detect", needs_ray)
     code, _, err = run(["detect", "wine"], capsys)
     assert code == 2 and 'pip install "metaad[ray]"' in err
 

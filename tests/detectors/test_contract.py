@@ -6,6 +6,8 @@ cheap ``_unit_test_params()``."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -179,6 +181,8 @@ def test_one_row_as_dict_or_series() -> None:
         det.decision_function({**row, "zz": 1.0})
     with pytest.raises(DataError, match="different order"):
         det.decision_function(frame[frame.columns[::-1]])
+    with pytest.raises(DataError, match="^X has missing column\\(s\\) 'c4' and extra column\\(s\\) 'zz' compared with"):
+        det.decision_function(frame.rename(columns={"c4": "zz"}))
     unnamed = metaad.make_detector("knn").fit(X)
     with pytest.raises(DataError, match="without column names"):
         unnamed.decision_function(row)
@@ -280,6 +284,71 @@ def test_invalid_parameters_are_named(name: str, data) -> None:
     X, _, y = data
     with pytest.raises(ParameterError, match="contamination"):
         det.fit(*fit_args(name, X, y))
+
+
+#: Detectors whose every parameter has an entry in ``_parameter_constraints`` ("no_validation" included). ``auto``
+#: (meta/auto.py) still checks its own parameters in ``_check_params``; a new detector joins this list.
+FULLY_DECLARED = ["autoencoder", "copod", "deep_svdd", "devnet", "ecod", "hbos", "iforest", "knn", "loda", "lof",
+                  "ocsvm", "pca", "vae", "wgan"]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_parameter_constraints_name_real_parameters(name: str) -> None:
+    """A constraint on a misspelt name would never run (as scikit-learn's check_param_validation asks)."""
+    cls = get_detector_info(name).cls
+    params = set(get_detector_info(name).parameters)
+    assert set(cls._parameter_constraints) <= params
+    if name in FULLY_DECLARED:
+        assert set(cls._parameter_constraints) == params, sorted(params - set(cls._parameter_constraints))
+
+
+class _BadType:
+    """No parameter accepts this (scikit-learn's check_param_validation passes the same kind of object)."""
+
+
+@pytest.mark.parametrize("name", FULLY_DECLARED)
+def test_every_constrained_parameter_refuses_a_bad_value_by_name(name: str, data) -> None:
+    """make_detector, fit and set_params + fit all refuse it, naming the detector and the parameter."""
+    cls = get_detector_info(name).cls
+    X, _, y = data
+    for param, allowed in cls._parameter_constraints.items():
+        if allowed == "no_validation":
+            continue
+        with pytest.raises(ParameterError, match=rf"^{name}: {param}\b"):
+            metaad.make_detector(name, **{param: _BadType()})
+        det = metaad.make_detector(name).set_params(**{param: _BadType()})
+        with pytest.raises(ParameterError, match=rf"^{name}: {param}\b"):
+            det.fit(*fit_args(name, X[:20], y[:20]))
+
+
+@pytest.mark.parametrize(("name", "params", "message"), [
+    ("autoencoder", {"n_epochs": 0}, "autoencoder: n_epochs must be a positive integer, got 0"),
+    ("autoencoder", {"hidden_sizes": (16, 0)}, "autoencoder: hidden_sizes must be None or a tuple of positive integers, got (16, 0)"),
+    ("autoencoder", {"learning_rate": 0.0}, "autoencoder: learning_rate must be a number in (0, 10], got 0.0"),
+    ("autoencoder", {"trim_fraction": 1.0}, "autoencoder: trim_fraction must be 'auto' or a number in [0, 1), got 1.0"),
+    ("autoencoder", {"max_steps": 0}, "autoencoder: max_steps must be None or a positive integer, got 0"),
+    ("autoencoder", {"n_threads": 0}, "autoencoder: n_threads must be None or a positive integer, got 0"),
+    ("autoencoder", {"device": "gpu"}, "autoencoder: device='gpu' is not a device name"),
+    ("vae", {"beta": -1.0}, "vae: beta must be a number >= 0, got -1.0"),
+    ("wgan", {"pretrain_epochs": -1}, "wgan: pretrain_epochs must be None or an integer >= 0, got -1"),
+    ("deep_svdd", {"center_eps": 0.0}, "deep_svdd: center_eps must be a number > 0, got 0.0"),
+    ("devnet", {"n_reference": 1}, "devnet: n_reference must be an integer >= 2, got 1"),
+    ("hbos", {"n_bins": "many"}, "hbos: n_bins must be 'auto' or a positive integer, got 'many'"),
+    ("ocsvm", {"nu": 0.0}, "ocsvm: nu must be a number in (0, 1], got 0.0"),
+    ("knn", {"method": "max"}, "knn: method must be one of 'largest', 'mean', 'median', got 'max'"),
+    ("iforest", {"contamination": 0.7}, "iforest: contamination must be a number in (0, 0.5], got 0.7"),
+    ("iforest", {"threshold": "fpr:2"}, "iforest: threshold='fpr:2': the false-positive rate must be in (0, 1)"),
+    ("iforest", {"random_state": -1}, "iforest: random_state must be None, an integer in [0, 4294967295] or a numpy"),
+])
+def test_constraint_messages_say_what_is_accepted(name: str, params: dict, message: str) -> None:
+    with pytest.raises(ParameterError, match="^" + re.escape(message)):
+        metaad.make_detector(name, **params)
+
+
+def test_constraints_accept_numpy_scalars_and_the_edges() -> None:
+    metaad.make_detector("autoencoder", n_epochs=np.int64(3), learning_rate=np.float32(0.01), dropout=0.0,
+                         validation_fraction=0.0, trim_fraction=0, standardize=np.bool_(True), max_steps=None)
+    metaad.make_detector("iforest", contamination=0.5, random_state=np.random.RandomState(0))
 
 
 def test_unknown_detector_suggests_a_name() -> None:

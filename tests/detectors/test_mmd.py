@@ -33,7 +33,7 @@ def test_median_heuristic_bandwidth_and_its_scale() -> None:
     wide = metaad.make_detector("mmd", bandwidth_scale=2.0).fit(X)
     base = metaad.make_detector("mmd").fit(X)
     assert wide.bandwidth_ == pytest.approx(2.0 * base.bandwidth_)
-    with pytest.raises(ParameterError, match="bandwidth must be None or > 0"):
+    with pytest.raises(ParameterError, match="bandwidth must be None or a number > 0"):
         metaad.make_detector("mmd", bandwidth=0.0)
     with pytest.raises(ParameterError, match="max_samples"):
         metaad.make_detector("mmd", max_samples=1)

@@ -21,20 +21,14 @@ _LABELS_01 = "y marks known anomalies and must be 0/1; this check passes the lab
 #: scored in (BLAS picks other kernels), and the check demands equality to 1e-7. Not strict: it passes when
 #: the rounding happens to agree.
 _FLOAT32 = "float32 network: a row's score varies by ~1e-7 (relative) with the batch size; the check allows 1e-7"
-#: vae and wgan have a parameter named ``score`` (which score function to use), so ``est.score`` is a string
-#: where scikit-learn expects its ``score(X, y)`` method. Renaming the parameter (vae.py, wgan.py, the zoo's
-#: configurations) belongs to the deep detectors' owner; until then these three checks cannot pass.
-_SCORE_PARAM = "the detector's `score` parameter (a string) shadows scikit-learn's score(X, y) method"
 
 EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "auto": {"check_estimators_dtypes": _LABELS_01, "check_fit2d_1feature": _LABELS_01},
     "devnet": {"check_estimators_dtypes": _LABELS_01, "check_fit2d_1feature": _LABELS_01},
     "autoencoder": {"check_methods_subset_invariance": _FLOAT32},
     "deep_svdd": {"check_methods_subset_invariance": _FLOAT32},
-    "vae": {"check_methods_subset_invariance": _FLOAT32, "check_fit_score_takes_y": _SCORE_PARAM,
-            "check_n_features_in_after_fitting": _SCORE_PARAM, "check_pipeline_consistency": _SCORE_PARAM},
-    "wgan": {"check_methods_subset_invariance": _FLOAT32, "check_fit_score_takes_y": _SCORE_PARAM,
-             "check_n_features_in_after_fitting": _SCORE_PARAM, "check_pipeline_consistency": _SCORE_PARAM},
+    "vae": {"check_methods_subset_invariance": _FLOAT32},
+    "wgan": {"check_methods_subset_invariance": _FLOAT32},
 }
 
 #: scikit-learn's IsolationForest fails 2 of its 54 checks here (sample-weight equivalence, TESTING.md).
@@ -59,11 +53,10 @@ def test_sklearn_check(estimator, check) -> None:
 
 
 def test_expected_failures_name_registered_detectors_and_stay_few() -> None:
-    """The exception list only names real detectors, and (bar the `score` parameter) stays within IsolationForest's."""
+    """The exception list only names real detectors, and stays within IsolationForest's count."""
     assert set(EXPECTED_FAILURES) <= set(metaad.list_detectors())
     for name, failures in EXPECTED_FAILURES.items():
-        beyond_score_param = {c: r for c, r in failures.items() if r != _SCORE_PARAM}
-        assert len(beyond_score_param) <= ISOLATION_FOREST_FAILURES, name
+        assert len(failures) <= ISOLATION_FOREST_FAILURES, name
 
 
 def test_unit_test_params_are_cheap_and_valid() -> None:

@@ -18,7 +18,7 @@ def test_contamination_in_range_comes_back_as_float(value):
 @pytest.mark.parametrize(
     "value, message",
     [
-        (0, r"contamination must be in \(0, 0.5\], got 0.0"),
+        (0, r"contamination must be a number in \(0, 0.5\], got 0"),
         (0.0, r"in \(0, 0.5\], got 0.0"),
         (0.5000001, r"got 0.5000001"),
         (-0.1, r"got -0.1"),

@@ -26,7 +26,7 @@ def test_learns_on_cardio(cardio):
 def test_reconstruction_score_differs_from_elbo(cardio):
     X_train, X_test, _, y_test = cardio
     elbo = metaad.make_detector("vae", n_epochs=3, random_state=0).fit(X_train)
-    rec = metaad.make_detector("vae", n_epochs=3, random_state=0, score="reconstruction").fit(X_train)
+    rec = metaad.make_detector("vae", n_epochs=3, random_state=0, score_type="reconstruction").fit(X_train)
     s_elbo, s_rec = elbo.decision_function(X_test), rec.decision_function(X_test)
     assert np.all(s_elbo > s_rec)  # same weights, the KL term is positive
     assert roc_auc_score(y_test, s_rec) > 0.6
@@ -41,5 +41,7 @@ def test_images_round_trip(tmp_path):
 
 
 def test_bad_score():
-    with pytest.raises(ParameterError, match="score"):
-        metaad.make_detector("vae", score="kl")
+    with pytest.raises(ParameterError, match="^vae: score_type must be one of 'elbo', 'reconstruction', got 'kl'$"):
+        metaad.make_detector("vae", score_type="kl")
+    with pytest.raises(ParameterError, match="^detector 'vae': the parameter 'score' was renamed 'score_type'$"):
+        metaad.make_detector("vae", score="elbo")

@@ -35,7 +35,7 @@ def test_detects_on_cardio(fitted, cardio):
 
 def test_critic_score_option_matches_scores_function(fitted, cardio):
     _, X_test, _, _ = cardio
-    critic = copy.deepcopy(fitted).set_params(score="critic")  # same weights, the critic's score
+    critic = copy.deepcopy(fitted).set_params(score_type="critic")  # same weights, the critic's score
     expected = critic_score(fitted.network_.critic, fitted._to_tensor(X_test).numpy())
     np.testing.assert_allclose(critic.decision_function(X_test), expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(fitted.critic_scores(X_test), expected, rtol=1e-5, atol=1e-6)

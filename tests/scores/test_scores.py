@@ -10,10 +10,12 @@ import torch
 
 from metaad.exceptions import DataError, ParameterError
 from metaad.scores import (
+    center_distance,
     critic_score,
     feature_reconstruction_error,
     gaussian_kl,
     gaussian_kl_from_samples,
+    gaussian_kl_to_standard,
     histogram_kl,
     median_heuristic,
     mmd_permutation_test,
@@ -83,3 +85,39 @@ def test_critic_score_negates():
     torch.nn.init.constant_(critic.weight, 2.0)
     torch.nn.init.zeros_(critic.bias)
     assert critic_score(critic, np.array([[1.0, 1.0], [0.0, -1.0]])).tolist() == [-4.0, 2.0]
+
+
+# ------------------------------------------------------------------ the tensor forms the deep detectors use
+def test_tensor_forms_equal_the_numpy_forms_and_keep_gradients():
+    rng = np.random.RandomState(0)
+    X, X_hat = rng.normal(size=(5, 2, 3)), rng.normal(size=(5, 2, 3))  # images are flattened in both forms
+    tX = torch.tensor(X, requires_grad=True)
+    for norm in ("l2", "l1"):
+        for reduction in ("sum", "mean"):
+            got = reconstruction_error(tX, torch.tensor(X_hat), norm=norm, reduction=reduction)
+            np.testing.assert_allclose(got.detach().numpy(), reconstruction_error(X, X_hat, norm=norm, reduction=reduction))
+        np.testing.assert_allclose(feature_reconstruction_error(tX, torch.tensor(X_hat), norm=norm).detach().numpy(),
+                                   feature_reconstruction_error(X, X_hat, norm=norm))
+    reconstruction_error(tX, torch.tensor(X_hat)).sum().backward()
+    np.testing.assert_allclose(tX.grad.numpy(), 2 * (X - X_hat))  # d/dx (x - x̂)²
+    mean, logvar = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    by_hand = [gaussian_kl(mean[i], np.exp(logvar[i]), 0.0, 1.0) for i in range(4)]
+    np.testing.assert_allclose(gaussian_kl_to_standard(mean, logvar), by_hand)
+    np.testing.assert_allclose(gaussian_kl_to_standard(torch.tensor(mean), torch.tensor(logvar)).numpy(), by_hand)
+    Z, c = rng.normal(size=(6, 3)), rng.normal(size=3)
+    np.testing.assert_allclose(center_distance(Z, c), ((Z - c) ** 2).sum(axis=1))
+    np.testing.assert_allclose(center_distance(torch.tensor(Z), torch.tensor(c)).numpy(), ((Z - c) ** 2).sum(axis=1))
+    critic = torch.nn.Linear(3, 1)  # float32, as the detectors' networks
+    np.testing.assert_allclose(critic_score(critic, torch.tensor(Z, dtype=torch.float32)).detach().numpy(),
+                               critic_score(critic, Z), rtol=1e-6)
+
+
+def test_tensor_forms_refuse_mixed_and_mismatched_inputs():
+    with pytest.raises(ParameterError, match="both be torch tensors"):
+        reconstruction_error(torch.zeros(2, 3), np.zeros((2, 3)))
+    with pytest.raises(DataError, match=r"X has shape \(2, 3\) but X_hat has shape \(2, 4\)"):
+        reconstruction_error(torch.zeros(2, 3), torch.zeros(2, 4))
+    with pytest.raises(DataError, match="center has 2 dimension"):
+        center_distance(np.zeros((4, 3)), np.zeros(2))
+    with pytest.raises(ParameterError, match="both be torch tensors"):
+        gaussian_kl_to_standard(torch.zeros(1, 2), np.zeros((1, 2)))

@@ -13,7 +13,7 @@ import pytest
 import metaad
 from metaad.data.preprocessing import MissingValuesWarning
 from metaad.data.readers import Table
-from metaad.detection import score_with_model
+from metaad.workflow import score_with_model
 from metaad.exceptions import DataError, ModelFileError, SchemaError
 from metaad.serving.batch import iter_frames, score_table
 

@@ -1,4 +1,5 @@
-"""The main job: fit a detector on a table, score every row, and write scores, metrics, a report and the model.
+"""The jobs behind the command line: fit a detector on a table, score every row, and write scores, metrics, a report
+and the model.
 
 :func:`detect` is what ``metaad detect`` runs; :func:`score_with_model` is what ``metaad score`` runs.
 Outputs are written into a temporary folder next to the destination and moved into place only when
