@@ -95,3 +95,11 @@ def test_bad_configuration_is_named() -> None:
         StreamDetector(metaad.make_detector("ecod"), window=2).fit(_normal(0, 50))
     with pytest.raises(NotFittedError, match="not fitted"):
         StreamDetector(metaad.make_detector("ecod")).process(_normal(0, 5))
+
+
+@pytest.mark.slow  # 300 meta-iterations (~12 s on a shared core)
+def test_meta_policy_without_an_initialization_meta_trains_on_segments_of_the_reference() -> None:
+    stream = StreamDetector(_ae(), window=200, adapt="meta", finetune_steps=40, random_state=0).fit(_normal(0, 400))
+    assert stream.meta_init_.n_features_in_ == 4 and stream.meta_init_.hidden_sizes == (16, 8, 4)
+    _, _, reports = stream.process(_normal(1, 200, shift=3.0))
+    assert reports[0].adapted and stream.detector_.registry_name == "autoencoder"
