@@ -190,8 +190,9 @@ def score_cost(candidate: dict[str, Any], n_fit: int, n_columns: int) -> float:
     A deterministic model (the choice must not depend on the machine's load), calibrated on large batches with
     ``benchmarks/explore/score_rates.py`` and ``benchmarks/bench_auto_speed.py`` (Isolation Forest at its
     defaults: about 5 microseconds, 200,000 rows/s): instance-based families (:data:`INSTANCE_BASED`) 0.01 per
-    fitted row; Isolation Forest 5 per 100 trees; ECOD, COPOD and HBOS 0.15 per column; LODA 5 per 100 random
-    cuts; PCA and the neural networks 1.
+    fitted row; Isolation Forest 5 per 100 trees of 256 samples (times the squared ratio of the trees' depth to
+    8 for larger samples); ECOD, COPOD and HBOS 0.15 per column; LODA 5 per 100 random cuts; PCA 1; the neural
+    networks 5.
 
     Examples
     --------
@@ -201,13 +202,18 @@ def score_cost(candidate: dict[str, Any], n_fit: int, n_columns: int) -> float:
     family, params = candidate["family"], candidate.get("params") or {}
     if family in INSTANCE_BASED:
         return 0.01 * n_fit
-    if family == "iforest":
-        return 5.0 * float(params.get("n_estimators", 100)) / 100.0
+    if family == "iforest":  # paths grow with the log of the trees' samples (256 by default)
+        samples = params.get("max_samples", "auto")
+        samples = 256 if samples == "auto" else (samples * n_fit if isinstance(samples, float) else samples)
+        depth = max(1.0, np.log2(max(min(float(samples), n_fit), 2.0)) / 8.0)
+        return 5.0 * float(params.get("n_estimators", 100)) / 100.0 * depth ** 2
     if family in ("ecod", "copod", "hbos"):
         return 0.15 * n_columns
     if family == "loda":
         return 5.0 * float(params.get("n_random_cuts", 100)) / 100.0
-    return 1.0
+    if family == "pca":
+        return 1.0
+    return 5.0
 
 
 def fast_enough(ranking: pd.DataFrame, max_cost: float | None, n_fit: int, n_columns: int) -> pd.DataFrame:
