@@ -4,8 +4,11 @@
 of the zoo for a table of this size (slow configurations must earn their cost), a pool of the best candidates
 (at most ``max_per_family`` per family, and Isolation Forest at its defaults as a hedge), evidence from ``X``
 itself (synthetic anomalies of ADBench's four types injected into a held-out part, :mod:`metaad.meta.synthetic`),
-and the decision: the best candidate when it clearly leads, else a rank-ensemble of the best candidates of
-``ensemble_size`` different families.
+and the decision: the best candidate when it clearly leads, else a rank-ensemble of Isolation Forest at its
+defaults and the best candidates of other families (``ensemble_size`` members in all). On tables of more than
+20,000 rows the chosen model must score at least ``min_score_rate`` rows per second (by a deterministic cost
+estimate), which keeps kNN and LOF with thousands of reference rows off them; there the evidence's fits (on
+``max_fit_rows`` rows) are the final members, not refitted.
 With ``fit(X, y)``, ``y`` marking some known anomalies (1; 0 = unknown), the top ``n_candidates`` are judged on
 a subsample that keeps every known anomaly and re-ranked by how well they find them, blended with the
 selector's prediction (:mod:`metaad.meta.evidence`). With
@@ -73,8 +76,9 @@ class AutoDetector(BaseDetector):
     evidence_weight : float, default 0.5
         AUROC of prior per unit of synthetic-evidence AUROC above the candidates' mean.
     hedge_margin : float, default 0.05
-        The best candidate is chosen alone only when its posterior leads the next by this much; otherwise the
-        best candidates of ``ensemble_size`` different families are rank-averaged. The selector's and the
+        The best candidate is chosen alone only when its posterior leads the next by this much; otherwise
+        Isolation Forest at its defaults and the best candidates of other families (``ensemble_size`` in all)
+        are rank-averaged. The selector's and the
         synthetic evidence's rankings agree only weakly with the true one (Spearman 0.09 and 0.11 within the
         candidates, BENCHMARKS.md section 5), so the ensemble is the usual outcome.
     ensemble_size : int, default 3
