@@ -4,8 +4,11 @@
 of the zoo for a table of this size (slow configurations must earn their cost), a pool of the best candidates
 (at most ``max_per_family`` per family, and Isolation Forest at its defaults as a hedge), evidence from ``X``
 itself (synthetic anomalies of ADBench's four types injected into a held-out part, :mod:`metaad.meta.synthetic`),
-and the decision: the best candidate when it clearly leads, else a rank-ensemble of the best candidates of
-``ensemble_size`` different families.
+and the decision: the best candidate when it clearly leads, else a rank-ensemble of Isolation Forest at its
+defaults and the best candidates of other families (``ensemble_size`` members in all). On tables of more than
+20,000 rows the chosen model must score at least ``min_score_rate`` rows per second (by a deterministic cost
+estimate), which keeps kNN and LOF with thousands of reference rows off them; there the evidence's fits (on
+``max_fit_rows`` rows) are the final members, not refitted.
 With ``fit(X, y)``, ``y`` marking some known anomalies (1; 0 = unknown), the top ``n_candidates`` are judged on
 a subsample that keeps every known anomaly and re-ranked by how well they find them, blended with the
 selector's prediction (:mod:`metaad.meta.evidence`). With
@@ -39,6 +42,7 @@ _DEFAULTS: dict[str, Any] = {
     "hedge_margin": 0.05,
     "ensemble_size": 3,
     "max_fit_rows": 5000,
+    "min_score_rate": 50_000,
     "prior_strength": 20.0,
     "families": None,
     "knowledge": None,
@@ -48,6 +52,10 @@ _DEFAULTS: dict[str, Any] = {
     "random_state": None,
 }
 EVIDENCE: tuple[str, ...] = ("synthetic", "none")
+#: Rows the synthetic evidence fits its candidates on (on tables with fewer than ``max_fit_rows`` + the held-out
+#: rows), and the held-out real rows it keeps.
+SYNTHETIC_FIT_ROWS = 2000
+SYNTHETIC_REAL_ROWS = 500
 
 
 @register("auto", family="meta",
@@ -68,8 +76,9 @@ class AutoDetector(BaseDetector):
     evidence_weight : float, default 0.5
         AUROC of prior per unit of synthetic-evidence AUROC above the candidates' mean.
     hedge_margin : float, default 0.05
-        The best candidate is chosen alone only when its posterior leads the next by this much; otherwise the
-        best candidates of ``ensemble_size`` different families are rank-averaged. The selector's and the
+        The best candidate is chosen alone only when its posterior leads the next by this much; otherwise
+        Isolation Forest at its defaults and the best candidates of other families (``ensemble_size`` in all)
+        are rank-averaged. The selector's and the
         synthetic evidence's rankings agree only weakly with the true one (Spearman 0.09 and 0.11 within the
         candidates, BENCHMARKS.md section 5), so the ensemble is the usual outcome.
     ensemble_size : int, default 3
@@ -79,6 +88,12 @@ class AutoDetector(BaseDetector):
         every row. The knowledge base measures configurations the same way (:data:`metaad.benchmark.protocol.FIT_ROWS`):
         on large tables a sample is much faster and, for neighbour methods, often better (fewer clustered
         anomalies masking each other).
+    min_score_rate : float or None, default 50000
+        On tables of more than 20,000 rows (:data:`metaad.meta.selection.LARGE_TABLE_ROWS`), where scoring the
+        table itself dominates the fit, the chosen detector(s) must score at least this many rows per second on
+        one thread, by a deterministic estimate (:func:`metaad.meta.selection.score_cost`): candidates slower than
+        that are not considered, and an ensemble takes members only while their summed cost fits. This keeps kNN
+        and LOF with thousands of reference rows (about 18,000 rows/s) off large tables. None: no limit.
     prior_strength : float, default 20.0
         How many labelled anomalies the selector's prediction is worth when blended with label evidence.
     families : tuple of str, optional
@@ -182,6 +197,9 @@ class AutoDetector(BaseDetector):
                 continue
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ParameterError(f"auto: {name} must be a positive integer, got {value!r}")
+        if self.min_score_rate is not None and (not isinstance(self.min_score_rate, (int, float, np.integer, np.floating))
+                                                or isinstance(self.min_score_rate, bool) or not self.min_score_rate > 0):
+            raise ParameterError(f"auto: min_score_rate must be a number > 0 (rows per second) or None, got {self.min_score_rate!r}")
         for name in ("prior_strength", "evidence_weight", "hedge_margin"):
             value = getattr(self, name)
             if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool) or value < 0:
@@ -208,10 +226,16 @@ class AutoDetector(BaseDetector):
         features = steps.describe(flat)
         selector = steps.trained_selector(self.knowledge, user_dir=self.knowledge_dir)
         ranking = steps.rank_configurations(features, selector, families=self.families, n_train=X.shape[0])
+        n_fit = X.shape[0] if self.max_fit_rows is None else min(X.shape[0], int(self.max_fit_rows))
+        max_cost = (1e6 / float(self.min_score_rate)
+                    if self.min_score_rate is not None and X.shape[0] > steps.LARGE_TABLE_ROWS else None)
+        ranking = steps.fast_enough(ranking, max_cost, n_fit, flat.shape[1])
         n_candidates = self.n_candidates if self.n_candidates is not None else (20 if n_labels else 5)
-        pool = steps.candidate_pool(ranking, int(n_candidates), int(self.max_per_family),
-                                    hedge=not n_labels and self.families is None)
+        hedged = not n_labels and self.families is None
+        pool = steps.candidate_pool(ranking, int(n_candidates), int(self.max_per_family), hedge=hedged)
         candidates = steps.candidates_from(pool)
+        for cand in candidates:
+            cand["score_us"] = round(steps.score_cost(cand, n_fit, flat.shape[1]), 2)
         overrides = self._member_params()
         fitted: dict[str, BaseDetector] = {}
         fitted_rows = None
@@ -220,13 +244,22 @@ class AutoDetector(BaseDetector):
             decision, fitted, fitted_rows = self._label_decision(candidates, X, known, validation, n_labels)
             kind = "validation" if validation is not None else "labels"
         elif self.evidence == "synthetic" and len(candidates) > 1 and X.ndim == 2:
-            evidence_info = synthetic_evidence(candidates, X, overrides, random_state=self._evidence_seed(), log=logger)
+            # on a table that fills the evidence's fit part with max_fit_rows rows, those fits are the final ones
+            reuse = self.max_fit_rows is not None and X.shape[0] >= int(self.max_fit_rows) + SYNTHETIC_REAL_ROWS
+            evidence_info = synthetic_evidence(candidates, X, overrides, random_state=self._evidence_seed(), log=logger,
+                                               max_fit_rows=int(self.max_fit_rows) if reuse else SYNTHETIC_FIT_ROWS,
+                                               fitted=fitted if reuse else None)
+            fit_rows = evidence_info.pop("fit_rows")
+            if reuse:
+                fitted_rows = fit_rows
             decision = steps.decide(candidates, evidence_key="synthetic_auroc", evidence_weight=float(self.evidence_weight),
-                                    hedge_margin=float(self.hedge_margin), ensemble_size=int(self.ensemble_size))
+                                    hedge_margin=float(self.hedge_margin), ensemble_size=int(self.ensemble_size),
+                                    max_cost=max_cost, anchor=steps.hedge_id(candidates) if hedged else None)
             kind = "synthetic"
         else:
             decision = steps.decide(candidates, evidence_key=None, evidence_weight=0.0,
-                                    hedge_margin=float(self.hedge_margin), ensemble_size=int(self.ensemble_size))
+                                    hedge_margin=float(self.hedge_margin), ensemble_size=int(self.ensemble_size),
+                                    max_cost=max_cost, anchor=steps.hedge_id(candidates) if hedged else None)
             kind = "none"
         chosen_ids = [c["config_id"] for c in decision.members]
         if all(cid in fitted for cid in chosen_ids):

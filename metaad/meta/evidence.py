@@ -69,11 +69,17 @@ def blend_with_evidence(predicted: Mapping[str, float], observed: Mapping[str, f
 
 
 def synthetic_evidence(candidates: list[dict[str, Any]], X: np.ndarray, overrides: dict[str, Any], *,
-                       random_state: Any = None, log: Any = None) -> dict[str, Any]:
+                       random_state: Any = None, log: Any = None, max_fit_rows: int = 2000,
+                       fitted: dict[str, Any] | None = None) -> dict[str, Any]:
     """Judge each candidate on synthetic anomalies injected into ``X``; sets ``synthetic_auroc`` (mean over the
     types) and ``synthetic`` (per type) on each candidate dict (None when it cannot be fitted).
 
-    Returns a description of the evidence (rows fitted on, held-out rows, injected rows per type).
+    The candidates are fitted on at most ``max_fit_rows`` rows of ``X`` drawn at random (none of the held-out
+    ones); with a ``fitted`` dict, the fitted detectors are stored in it by config id, so that the chosen ones
+    need not be fitted again (``auto`` does this on tables large enough to fill the fit part).
+
+    Returns a description of the evidence (rows fitted on, held-out rows, injected rows per type) and, under
+    ``"fit_rows"``, the indices of the rows fitted on.
 
     Examples
     --------
@@ -87,19 +93,22 @@ def synthetic_evidence(candidates: list[dict[str, Any]], X: np.ndarray, override
     from metaad.meta.selection import build_detector
     from metaad.meta.synthetic import make_synthetic_task
 
-    task = make_synthetic_task(X, random_state=random_state)
+    task = make_synthetic_task(X, random_state=random_state, max_fit_rows=max_fit_rows)
     for cand in candidates:
         try:
-            result = task.evaluate(build_detector(cand, overrides))
+            det = build_detector(cand, overrides)
+            result = task.evaluate(det)
         except (DataError, ParameterError) as exc:
             if log is not None:
                 log.info("auto: %s cannot be judged on synthetic anomalies (%s)", cand["config_id"], exc)
             cand["synthetic_auroc"], cand["synthetic"] = None, None
             continue
+        if fitted is not None:
+            fitted[cand["config_id"]] = det
         cand["synthetic_auroc"] = round(result.pop("mean"), 4)
         cand["synthetic"] = {k: round(v, 4) for k, v in result.items()}
     return {"n_fit": len(task.X_fit), "n_real": len(task.X_real), "types": list(task.injected),
-            "n_injected": {k: len(v) for k, v in task.injected.items()}}
+            "n_injected": {k: len(v) for k, v in task.injected.items()}, "fit_rows": task.fit_rows}
 
 
 def label_subsample(y: np.ndarray, max_rows: int = LABEL_ROWS, random_state: Any = None) -> np.ndarray:

@@ -48,6 +48,13 @@ N_SIMILAR = 3
 #: The configuration every candidate pool holds as a hedge: Isolation Forest at its defaults, never far from
 #: the best on any table of the benchmark corpus.
 HEDGE_CONFIG: tuple[str, dict[str, Any]] = ("iforest", {})
+#: Tables of more than this many rows are scored whole at fit time (and usually later), so there the chosen
+#: model must score fast: ``auto``'s ``min_score_rate`` applies. Smaller tables take about a second to score at
+#: the slowest rate in the zoo.
+LARGE_TABLE_ROWS = 20_000
+#: Families that compare every scored row with the rows they were fitted on: their scoring cost grows with the
+#: fitted rows (a kNN with 5,000 reference rows scores about 18,000 rows/s on one thread).
+INSTANCE_BASED: tuple[str, ...] = ("knn", "lof", "ocsvm")
 
 
 # ----------------------------------------------------------------------------------------------- 1. describe
@@ -161,6 +168,12 @@ def candidate_pool(ranking: pd.DataFrame, n: int, max_per_family: int = 0, *, he
     return ranking.iloc[picked]
 
 
+def hedge_id(candidates: list[dict[str, Any]]) -> str | None:
+    """The config id of :data:`HEDGE_CONFIG` among ``candidates`` (None when it is not one of them)."""
+    family, params = HEDGE_CONFIG
+    return next((c["config_id"] for c in candidates if c["family"] == family and c["params"] == params), None)
+
+
 def candidates_from(pool: pd.DataFrame) -> list[dict[str, Any]]:
     """The pool as plain dicts: ``config_id``, ``family``, ``params``, ``predicted_auroc``, ``predicted_seconds``,
     ``prior`` (the ranking score) and ``rank``."""
@@ -169,6 +182,61 @@ def candidates_from(pool: pd.DataFrame) -> list[dict[str, Any]]:
              "predicted_seconds": round(float(getattr(r, "predicted_seconds", float("nan"))), 4),
              "prior": float(r.score) if hasattr(r, "score") else 0.0, "rank": int(r.rank)}
             for r in pool.itertuples()]
+
+
+def score_cost(candidate: dict[str, Any], n_fit: int, n_columns: int) -> float:
+    """Estimated microseconds to score one row on one thread, for ``candidate`` fitted on ``n_fit`` rows.
+
+    A deterministic model (the choice must not depend on the machine's load), calibrated on large batches with
+    ``benchmarks/explore/score_rates.py`` and ``benchmarks/bench_auto_speed.py`` (Isolation Forest at its
+    defaults: about 5 microseconds, 200,000 rows/s): instance-based families (:data:`INSTANCE_BASED`) 0.01 per
+    fitted row; Isolation Forest 5 per 100 trees of 256 samples (times the squared ratio of the trees' depth to
+    8 for larger samples); ECOD, COPOD and HBOS 0.15 per column; LODA 5 per 100 random cuts; PCA 1; the neural
+    networks 5.
+
+    Examples
+    --------
+    >>> score_cost({"family": "knn", "params": {}}, 5000, 30), score_cost({"family": "iforest", "params": {}}, 5000, 30)
+    (50.0, 5.0)
+    """
+    family, params = candidate["family"], candidate.get("params") or {}
+    if family in INSTANCE_BASED:
+        return 0.01 * n_fit
+    if family == "iforest":  # paths grow with the log of the trees' samples (256 by default)
+        samples = params.get("max_samples", "auto")
+        samples = 256 if samples == "auto" else (samples * n_fit if isinstance(samples, float) else samples)
+        depth = max(1.0, np.log2(max(min(float(samples), n_fit), 2.0)) / 8.0)
+        return 5.0 * float(params.get("n_estimators", 100)) / 100.0 * depth ** 2
+    if family in ("ecod", "copod", "hbos"):
+        return 0.15 * n_columns
+    if family == "loda":
+        return 5.0 * float(params.get("n_random_cuts", 100)) / 100.0
+    if family == "pca":
+        return 1.0
+    return 5.0
+
+
+def fast_enough(ranking: pd.DataFrame, max_cost: float | None, n_fit: int, n_columns: int) -> pd.DataFrame:
+    """The rows of ``ranking`` whose estimated scoring cost (:func:`score_cost`) is at most ``max_cost``
+    microseconds per row (all of them when ``max_cost`` is None, or when none is fast enough), ranks renumbered.
+
+    Examples
+    --------
+    >>> ranking = pd.DataFrame({"config_id": ["k", "i"], "family": ["knn", "iforest"], "params_json": ["{}", "{}"],
+    ...                         "rank": [1, 2]})
+    >>> fast_enough(ranking, 20.0, 5000, 30)["config_id"].tolist(), fast_enough(ranking, 20.0, 500, 30)["rank"].tolist()
+    (['i'], [1, 2])
+    """
+    if max_cost is None:
+        return ranking
+    cost = np.array([score_cost({"family": f, "params": json.loads(p)}, n_fit, n_columns)
+                     for f, p in zip(ranking["family"], ranking["params_json"])])
+    keep = cost <= max_cost
+    if not keep.any():
+        return ranking
+    out = ranking[keep].reset_index(drop=True)
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- 6. decide
@@ -183,13 +251,17 @@ class Decision:
 
 
 def decide(candidates: list[dict[str, Any]], *, evidence_key: str | None, evidence_weight: float,
-           hedge_margin: float, ensemble_size: int) -> Decision:
+           hedge_margin: float, ensemble_size: int, max_cost: float | None = None,
+           anchor: str | None = None) -> Decision:
     """Blend each candidate's prior with its evidence and choose.
 
     ``posterior = prior + evidence_weight * (evidence - mean evidence over the candidates)``, where ``prior`` is
     the selector's score. The best candidate is chosen alone when it leads the next by at least
     ``hedge_margin``; otherwise the best ``ensemble_size`` candidates are rank-averaged (confidence "low").
-    Candidates without evidence (they could not be fitted) get ``posterior`` None and rank last.
+    Candidates without evidence (they could not be fitted) get ``posterior`` None and rank last. With
+    ``max_cost``, the members' summed ``score_us`` (estimated microseconds to score a row) stays within it.
+    With ``anchor`` (a config id among the candidates), an uncertain choice's ensemble always holds that
+    configuration (``auto``: Isolation Forest at its defaults), so it cannot stray far from a strong default.
 
     Examples
     --------
@@ -219,13 +291,20 @@ def decide(candidates: list[dict[str, Any]], *, evidence_key: str | None, eviden
     if margin >= hedge_margin or ensemble_size <= 1:
         reason = (f"it leads the next candidate by {margin:.3f}" if np.isfinite(margin) else "it is the only candidate")
         return Decision([usable[0]], "high", reason, ranked)
-    members = hedge_members(usable, ensemble_size)
+    members = hedge_members(usable, ensemble_size, max_cost, anchor=anchor)
+    if len(members) == 1:
+        return Decision(members, "low", f"the best candidates are within {margin:.3f} of each other, but only one "
+                        "is fast enough to score this table", ranked)
     return Decision(members, "low", f"the best candidates are within {margin:.3f} of each other (less than "
                     f"{hedge_margin:.3f}), so the best of {len(members)} different families are rank-averaged", ranked)
 
 
-def hedge_members(ranked: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
-    """The rank-ensemble of an uncertain choice: the best candidate of each of the ``size`` best families.
+def hedge_members(ranked: list[dict[str, Any]], size: int, max_cost: float | None = None, *,
+                  anchor: str | None = None) -> list[dict[str, Any]]:
+    """The rank-ensemble of an uncertain choice: the best candidate of each of the ``size`` best families
+    (with ``max_cost``: only while the members' summed ``score_us`` stays within it; the best one always).
+    With ``anchor``, that candidate is always a member (its family's other candidates are not), the others
+    are the best of the other families, and the members are listed best first.
 
     Diverse members are the point: on the 43 benchmark tables at full size (seed 0), rank-averaging a kNN, an
     autoencoder and COPOD scored +0.025 AUROC over Isolation Forest at its defaults on the mean, where the best
@@ -237,13 +316,33 @@ def hedge_members(ranked: list[dict[str, Any]], size: int) -> list[dict[str, Any
     ...           {"config_id": "l1", "family": "lof"}, {"config_id": "e", "family": "ecod"}, {"config_id": "i", "family": "iforest"}]
     >>> [m["config_id"] for m in hedge_members(ranked, 3)]
     ['k1', 'l1', 'e']
+    >>> costs = {"k1": 50.0, "k2": 50.0, "l1": 50.0, "e": 5.0, "i": 5.0}
+    >>> [m["config_id"] for m in hedge_members([c | {"score_us": costs[c["config_id"]]} for c in ranked], 3, 20.0)]
+    ['k1']
+    >>> [m["config_id"] for m in hedge_members([c | {"score_us": costs[c["config_id"]]} for c in ranked[3:]], 3, 20.0)]
+    ['e', 'i']
+    >>> [m["config_id"] for m in hedge_members(ranked, 3, anchor="i")]
+    ['k1', 'l1', 'i']
     """
+    held = [c for c in ranked if c["config_id"] == anchor]
+    if held and size > 1:
+        rest = [c for c in ranked if c["family"] != held[0]["family"]]
+        budget = None if max_cost is None else max_cost - float(held[0].get("score_us") or 0.0)
+        if budget is not None:
+            rest = [c for c in rest if float(c.get("score_us") or 0.0) <= budget]
+        others = hedge_members(rest, size - 1, budget) if rest else []
+        return sorted(held + others, key=ranked.index)
     members: list[dict[str, Any]] = []
+    spent = 0.0
     for cand in ranked:
         if len(members) == size:
             break
+        cost = float(cand.get("score_us") or 0.0)
+        if members and max_cost is not None and spent + cost > max_cost:
+            continue
         if cand["family"] not in {m["family"] for m in members}:
             members.append(cand)
+            spent += cost
     return members
 
 
@@ -316,6 +415,6 @@ def similar_tasks(selector: Selector, features: dict[str, float], config_ids: li
     return out
 
 
-__all__ = ["Decision", "HEDGE_CONFIG", "hedge_members", "MIN_ROWS", "N_SIMILAR", "SELECTOR_SETTINGS", "build_detector", "candidate_pool",
+__all__ = ["Decision", "HEDGE_CONFIG", "INSTANCE_BASED", "LARGE_TABLE_ROWS", "fast_enough", "hedge_id", "hedge_members", "score_cost", "MIN_ROWS", "N_SIMILAR", "SELECTOR_SETTINGS", "build_detector", "candidate_pool",
            "candidates_from", "clear_cache", "decide", "describe", "fit_with_fallbacks", "rank_configurations", "training_scores",
            "similar_tasks", "trained_selector"]

@@ -134,11 +134,14 @@ class SyntheticTask:
         Held-out real rows: the "normal" side of every comparison.
     injected : dict of str to ndarray
         Anomaly type -> injected rows.
+    fit_rows : ndarray, optional
+        The indices in the original table of the rows of :attr:`X_fit`, in their order.
     """
 
     X_fit: np.ndarray
     X_real: np.ndarray
     injected: dict[str, np.ndarray]
+    fit_rows: np.ndarray | None = None
 
     def scores(self, detector: Any) -> dict[str, float]:
         """AUROC per type of an already fitted ``detector``, plus their ``mean``."""
@@ -199,7 +202,7 @@ def make_synthetic_task(X: np.ndarray, *, types: tuple[str, ...] = ANOMALY_TYPES
     X_fit = X[order[n_hold:n_hold + max_fit_rows]]
     n_inject = max(10, int(round(share * n_hold)))
     injected = {t: GENERATORS[t](X_fit, n_inject, rng.randint(2**31 - 1)) for t in types}
-    return SyntheticTask(X_fit, X_real, injected)
+    return SyntheticTask(X_fit, X_real, injected, order[n_hold:n_hold + max_fit_rows])
 
 
 __all__ = ["ANOMALY_TYPES", "GENERATORS", "SyntheticTask", "clustered_anomalies", "dependency_anomalies",

@@ -58,8 +58,10 @@ def test_synthetic_evidence_reranks_and_the_hedge_ensembles(knowledge, X) -> Non
     assert hedged.explanation_["confidence"] == "low" and len(hedged.detectors_) == 3
     members = [next(c for c in hedged.candidates_ if c["config_id"] == m) for m in hedged.ensemble_]
     assert len({m["family"] for m in members}) == 3 and members[0] == hedged.candidates_[0]
-    for member in members:  # each member is the best remaining candidate of its family
-        assert member == next(c for c in hedged.candidates_ if c["family"] == member["family"])
+    anchor = [m for m in members if m["family"] == "iforest" and m["params"] == {}]
+    assert len(anchor) == 1  # the uncertain choice always holds Isolation Forest at its defaults
+    for member in members:  # each other member is the best remaining candidate of its family
+        assert member in anchor or member == next(c for c in hedged.candidates_ if c["family"] == member["family"])
     sure = AutoDetector(knowledge=knowledge, hedge_margin=0.0, random_state=0).fit(X)
     assert sure.explanation_["confidence"] == "high" and len(sure.detectors_) == 1
     assert "low" in hedged.explanation_["summary"]
@@ -185,3 +187,38 @@ def test_a_wide_table_is_chosen_for_with_bounded_memory() -> None:
     tracemalloc.stop()
     assert peak < 600e6, f"{peak / 1e6:.0f} MB"
     assert det.decision_scores_.shape == (300,)
+
+
+def test_a_slow_scoring_member_is_kept_out_of_a_large_table(knowledge, monkeypatch) -> None:
+    from metaad.meta import selection as steps
+
+    monkeypatch.setattr(steps, "LARGE_TABLE_ROWS", 2000)  # "large" from 2,000 rows, to keep the test fast
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(3000, 8))  # wide: the planted knowledge favours knn; 3,000 reference rows: 30 us a row
+    X[:100] += 4
+    free = AutoDetector(knowledge=knowledge, evidence="none", hedge_margin=0.0, min_score_rate=None, random_state=0).fit(X)
+    assert free.selected_["family"] == "knn"  # chosen without the floor
+    large = AutoDetector(knowledge=knowledge, evidence="none", hedge_margin=0.0, random_state=0).fit(X)
+    assert large.selected_["family"] not in steps.INSTANCE_BASED
+    assert all(c["family"] not in steps.INSTANCE_BASED and c["score_us"] <= 20.0 for c in large.candidates_)
+    hedged = AutoDetector(knowledge=knowledge, evidence="none", hedge_margin=1.0, random_state=0).fit(X)
+    members = [next(c for c in hedged.candidates_ if c["config_id"] == m) for m in hedged.ensemble_]
+    assert sum(m["score_us"] for m in members) <= 1e6 / 50_000  # the ensemble's estimated rate >= min_score_rate
+    with pytest.raises(ParameterError, match="min_score_rate"):
+        AutoDetector(min_score_rate=0).fit(X[:100])
+
+
+def test_on_a_large_table_the_evidence_fits_are_the_final_members(knowledge, monkeypatch) -> None:
+    from metaad.meta import selection as steps
+
+    built = []
+    original = steps.build_detector
+    monkeypatch.setattr(steps, "build_detector", lambda *a, **k: built.append(a[0]["config_id"]) or original(*a, **k))
+    X = np.random.RandomState(1).normal(size=(6000, 3))
+    det = AutoDetector(knowledge=knowledge, hedge_margin=1.0, random_state=0).fit(X)
+    assert sorted(built) == sorted(c["config_id"] for c in det.candidates_)  # each candidate fitted once, no refit
+    assert len(det.detectors_) == 3 and all(len(d.decision_scores_) == 5000 for d in det.detectors_)
+    assert det.decision_scores_.shape == (6000,) and abs(det.labels_.mean() - 0.1) < 0.01
+    # rows the members were not fitted on are scored as new data
+    same = np.isclose(det._combine([d.decision_function(X) for d in det.detectors_]), det.decision_scores_, rtol=0, atol=1e-12)
+    assert same.sum() >= 1000
