@@ -112,7 +112,7 @@ DETECTORS = {"iforest": {"random_state": 0}, "autoencoder": {"random_state": 0},
 ROWS = (1, 100)
 CONCURRENCY = (1, 8, 32)
 FIELDS = ("date_utc", "detector", "endpoint", "rows_per_request", "concurrency", "requests_per_s", "rows_per_s",
-          "p50_ms", "p99_ms", "errors", "seconds", "floor_p99_ms", "load_average_start", "machine", "command")
+          "p50_ms", "p99_ms", "server_cpu_ms_per_request", "errors", "seconds", "floor_p99_ms", "load_average_start", "machine", "command")
 
 
 def table(n_rows: int, seed: int) -> pd.DataFrame:
@@ -134,6 +134,12 @@ def rss_mib(pid: int) -> tuple[float, float]:
     """(current, peak) resident memory of ``pid`` in MiB, from /proc."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far, from /proc (threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def post(url: str, body: bytes | None = None) -> int:
@@ -181,8 +187,8 @@ def summary(latencies: list[float], errors: int, seconds: float, n: int) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="seconds of load per cell")
-    parser.add_argument("--warmup", type=float, default=0.3, help="seconds of warm-up load per cell (not measured)")
+    parser.add_argument("--seconds", type=float, default=1.5, help="seconds of load per cell")
+    parser.add_argument("--warmup", type=float, default=0.4, help="seconds of warm-up load per cell (not measured)")
     parser.add_argument("--budget", type=float, default=110.0, help="stop everything after this many seconds")
     parser.add_argument("--detectors", default=",".join(DETECTORS))
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "serve.csv")
@@ -196,8 +202,8 @@ def main() -> None:
     where = machine()
     load_avg = os.getloadavg()[0]
     print(f"{date} UTC; machine: {where}; load average {load_avg:.2f} at start\ncommand: {command}")
-    header = ("| detector | endpoint | rows/request | concurrency | requests/s | rows/s | p50 ms | p99 ms | errors |\n"
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    header = ("| detector | endpoint | rows/request | concurrency | requests/s | rows/s | p50 ms | p99 ms "
+              "| server CPU ms/request | errors |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     lines, memory, results, floors, growth = [header], [], {}, {}, {}
     total_errors = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -214,7 +220,7 @@ def main() -> None:
             fit_seconds[name] = time.monotonic() - fit_start
         for name, folder in folders.items():
             if time.monotonic() - began + 10 + 6 * args.warmup + 2 * args.seconds > args.budget:  # 10 s: a server's start
-                lines.append(f"| {name} | skipped: the {args.budget:g} s budget was spent | | | | | | | |")
+                lines.append(f"| {name} | skipped: the {args.budget:g} s budget was spent | | | | | | | | |")
                 continue
             process, url, port = start_server(folder)
             try:
@@ -224,22 +230,25 @@ def main() -> None:
                 rss_before, _ = rss_mib(process.pid)
                 for path, n, concurrency in cells:
                     if time.monotonic() - began + args.seconds > args.budget:
-                        lines.append(f"| {name} | {path} | {n} | {concurrency} | skipped: budget spent | | | | |")
+                        lines.append(f"| {name} | {path} | {n} | {concurrency} | skipped: budget spent | | | | | |")
                         continue
                     method, body = ("GET", "-") if path == "/health" else ("POST", str(bodies[n]))
+                    cpu_start = cpu_seconds(process.pid)
                     latencies, errors = load(port, method, path, body, concurrency, args.seconds)
+                    cpu_ms = (cpu_seconds(process.pid) - cpu_start) * 1000 / max(len(latencies), 1)
                     row = {"date_utc": date, "detector": name, "endpoint": path, "rows_per_request": n,
                            "concurrency": concurrency, **summary(latencies, errors, args.seconds, max(n, 1)),
+                           "server_cpu_ms_per_request": round(cpu_ms, 3),
                            "seconds": args.seconds, "floor_p99_ms": floors.get(name, ""),
                            "load_average_start": round(load_avg, 2), "machine": where, "command": command}
                     if path == "/health":
                         floors[name] = row["p99_ms"]
                         row["floor_p99_ms"] = row["p99_ms"]
-                    results[(name, n, concurrency)] = row
+                    results[(name, path, n, concurrency)] = row
                     total_errors += errors
                     append_row(args.out, row, FIELDS)
                     lines.append(f"| {name} | {path} | {n or ''} | {concurrency} | {row['requests_per_s']} | "
-                                 f"{row['rows_per_s'] if n else ''} | {row['p50_ms']} | {row['p99_ms']} | {errors} |")
+                                 f"{row['rows_per_s'] if n else ''} | {row['p50_ms']} | {row['p99_ms']} | {cpu_ms:.2f} | {errors} |")
                 rss_after, rss_peak = rss_mib(process.pid)
                 growth[name] = rss_after - rss_before
                 memory.append(f"| {name} | {fit_seconds[name]:.1f} | {rss_before:.0f} | {rss_after:.0f} | {rss_peak:.0f} |")
@@ -251,14 +260,16 @@ def main() -> None:
                     process.kill()
     verdicts = []
     for name in ("iforest", "autoencoder"):
-        cell = results.get((name, 1, 8))
+        cell, floor = results.get((name, "/score", 1, 8)), results.get((name, "/health", 0, 8))
         if cell is None:
             verdicts.append(f"VERDICT p99 < {P99_TARGET_MS:g} ms, 1-row requests, concurrency 8, {name}: NOT MEASURED")
             continue
         ok = cell["p99_ms"] < P99_TARGET_MS
         verdicts.append(f"VERDICT p99 < {P99_TARGET_MS:g} ms, 1-row requests, concurrency 8, {name}: "
                         f"{'PASS' if ok else 'FAIL'} (p99 {cell['p99_ms']:.1f} ms, p50 {cell['p50_ms']:.1f} ms; "
-                        f"floor GET /health p99 {floors.get(name, float('nan')):.1f} ms, same server, same run)")
+                        f"server CPU {cell['server_cpu_ms_per_request']:.2f} ms/request; floor GET /health on the same "
+                        f"server in the same run: p99 {floor['p99_ms']:.1f} ms, CPU {floor['server_cpu_ms_per_request']:.2f} "
+                        "ms/request)" if floor else ")")
     verdicts.append(f"VERDICT 0 errors: {'PASS' if total_errors == 0 else 'FAIL'} ({total_errors} errors in {len(results)} cells)")
     flat = {name: g <= MEMORY_FLAT_MIB for name, g in growth.items()}
     verdicts.append(f"VERDICT memory flat (RSS growth over the run <= {MEMORY_FLAT_MIB:g} MiB): "

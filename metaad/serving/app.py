@@ -237,7 +237,7 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, **o
             matrix = model.fast_matrix(request.rows)
             if matrix is not None:
                 if settings.batch_rows:
-                    fast = await loop_batcher_for(model).score(matrix)
+                    fast = await _within(settings.timeout, lambda: loop_batcher_for(model).score(matrix))
                 else:
                     fast = model.score_matrix(matrix)
                 return JSONResponse(answer(model, n_rows, fast, explain=False))

@@ -183,7 +183,11 @@ class LoopBatcher:
             while pending and (not batch or rows + len(pending[0][0]) <= self.max_rows):
                 batch.append(pending.pop(0))
                 rows += len(batch[-1][0])
-            for (_, future), outcome in zip(batch, self._score_batch([m for m, _ in batch]), strict=True):
+            try:
+                outcomes = self._score_batch([m for m, _ in batch])
+            except BaseException as exc:  # never leave a request waiting: it gets the error
+                outcomes = [exc if isinstance(exc, Exception) else RuntimeError("scoring stopped")] * len(batch)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue
                 if isinstance(outcome, BaseException):

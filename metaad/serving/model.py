@@ -271,11 +271,11 @@ class ServedModel:
 
         Examples
         --------
-        >>> import tempfile, pandas as pd, metaad
-        >>> df = pd.DataFrame({"a": [1.0, 2.0, 1.5, 50.0] * 10, "b": [0.0, 1.0, 0.5, 9.0] * 10})
-        >>> model = ServedModel.load(metaad.save(metaad.AnomalyPipeline(metaad.make_detector("iforest")).fit(df),
+        >>> import tempfile, numpy as np, pandas as pd, metaad
+        >>> df = pd.DataFrame(np.random.RandomState(0).normal(size=(200, 2)), columns=["a", "b"])
+        >>> model = ServedModel.load(metaad.save(metaad.AnomalyPipeline(metaad.make_detector("iforest", random_state=0)).fit(df),
         ...                                      tempfile.mkdtemp() + "/m"))
-        >>> model.score_rows_fast([{"a": 1.0, "b": 0.0}, {"a": 60.0, "b": 9.5}]).is_anomaly.tolist()
+        >>> model.score_rows_fast([{"a": 0.1, "b": 0.0}, {"a": 8.0, "b": -8}]).is_anomaly.tolist()
         [False, True]
         >>> model.score_rows_fast([{"a": 1.0}]) is None  # 'b' missing: the general path says so
         True

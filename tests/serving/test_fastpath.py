@@ -139,3 +139,13 @@ def test_loop_batcher_hands_an_error_only_to_its_request(numeric_dirs, monkeypat
     first, second = asyncio.run(main())
     np.testing.assert_array_equal(first.scores, model.score_matrix(good).scores)
     assert isinstance(second, ValueError)
+
+
+def test_a_fast_path_failure_is_a_500_without_details(numeric_dirs, monkeypatch):
+    def broken(self, X):
+        raise RuntimeError("internal detail")
+
+    monkeypatch.setattr(ServedModel, "detector_scores", broken)
+    with running(create_app(numeric_dirs["iforest"])) as url:
+        answer = httpx.post(f"{url}/score", json={"rows": records(numeric_frame(1))}, timeout=10)
+    assert answer.status_code == 500 and "internal detail" not in answer.text
