@@ -34,6 +34,7 @@ from metaad._version import __version__
 from metaad.exceptions import MetaADError
 from metaad.serving.batch import iter_frames, score_frames, sniff_format
 from metaad.serving.batching import LoopBatcher, MicroBatcher
+from metaad.serving.fastpath import LOOP_BATCH_ROWS
 from metaad.serving.limits import GuardMiddleware, read_token, too_large
 from metaad.serving.metrics import Metrics
 from metaad.serving.model import RequestError, ScoreResult, ServedModel
@@ -147,7 +148,7 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, **o
     def loop_batcher_for(model: ServedModel) -> LoopBatcher:
         """The event-loop batcher of one model version, for the fast path."""
         if model not in loop_batchers:
-            loop_batchers[model] = LoopBatcher(model, max_rows=settings.batch_rows)
+            loop_batchers[model] = LoopBatcher(model, max_rows=min(settings.batch_rows, LOOP_BATCH_ROWS))
         return loop_batchers[model]
 
     async def reload_model(model_dir: str | None = None) -> tuple[ServedModel, ServedModel]:
