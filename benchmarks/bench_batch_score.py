@@ -125,7 +125,7 @@ def main() -> None:
                        "--out", str(root / "scores.csv"), "--chunk-rows", str(args.chunk_rows)]
                 load_start = os.getloadavg()[0]
                 start = time.perf_counter()
-                child = subprocess.Popen(cmd, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.DEVNULL)
+                child = subprocess.Popen(cmd, env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=REPO, stdout=subprocess.DEVNULL)
                 _, status, usage = os.wait4(child.pid, 0)
                 seconds = time.perf_counter() - start
                 if status != 0:

@@ -156,7 +156,8 @@ def start_server(model_dir: Path) -> tuple[subprocess.Popen, str, int]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     command = [sys.executable, "-c", "from metaad.cli import main; main()", "serve", str(model_dir),
                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    # cwd=REPO: ``python -c`` puts the working directory first on sys.path, so this repository's metaad is served
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
