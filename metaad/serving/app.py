@@ -4,6 +4,10 @@ Endpoints: ``POST /score`` (JSON rows or columns), ``POST /score/file`` (a CSV o
 CSV), ``GET /health``, ``GET /model``, ``GET /metrics`` (Prometheus text), ``POST /admin/reload`` and
 ``GET /openapi.json``. Every answer that is not a success is JSON ``{"error": ..., "detail": ...}`` without
 a stack trace; unexpected errors are logged here with an id that the 500 answer repeats.
+
+Small all-numeric ``/score`` requests (records, no ``explain``) take the fast path of
+:mod:`metaad.serving.fastpath` on the event loop; everything else, and any request the fast path declines,
+is validated into a frame and scored in a worker thread, micro-batched with concurrent requests.
 """
 
 from __future__ import annotations
