@@ -4,6 +4,10 @@ Endpoints: ``POST /score`` (JSON rows or columns), ``POST /score/file`` (a CSV o
 CSV), ``GET /health``, ``GET /model``, ``GET /metrics`` (Prometheus text), ``POST /admin/reload`` and
 ``GET /openapi.json``. Every answer that is not a success is JSON ``{"error": ..., "detail": ...}`` without
 a stack trace; unexpected errors are logged here with an id that the 500 answer repeats.
+
+Small all-numeric ``/score`` requests (records, no ``explain``) take the fast path of
+:mod:`metaad.serving.fastpath` on the event loop; everything else, and any request the fast path declines,
+is validated into a frame and scored in a worker thread, micro-batched with concurrent requests.
 """
 
 from __future__ import annotations
@@ -33,10 +37,11 @@ from starlette.exceptions import HTTPException
 from metaad._version import __version__
 from metaad.exceptions import MetaADError
 from metaad.serving.batch import iter_frames, score_frames, sniff_format
-from metaad.serving.batching import MicroBatcher
+from metaad.serving.batching import LoopBatcher, MicroBatcher
+from metaad.serving.fastpath import LOOP_BATCH_ROWS
 from metaad.serving.limits import GuardMiddleware, read_token, too_large
 from metaad.serving.metrics import Metrics
-from metaad.serving.model import RequestError, ServedModel
+from metaad.serving.model import RequestError, ScoreResult, ServedModel
 from metaad.serving.state import ModelHolder, ServeSettings
 
 logger = logging.getLogger("metaad.serving")
@@ -136,12 +141,19 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, **o
     holder = ModelHolder(model_dir)
     metrics = Metrics()
     batchers: weakref.WeakKeyDictionary[ServedModel, MicroBatcher] = weakref.WeakKeyDictionary()
+    loop_batchers: weakref.WeakKeyDictionary[ServedModel, LoopBatcher] = weakref.WeakKeyDictionary()
 
     def batcher_for(model: ServedModel) -> MicroBatcher:
         """The batcher of one model version (created on the event loop, so never twice)."""
         if model not in batchers:
             batchers[model] = MicroBatcher(model, max_rows=settings.batch_rows)
         return batchers[model]
+
+    def loop_batcher_for(model: ServedModel) -> LoopBatcher:
+        """The event-loop batcher of one model version, for the fast path."""
+        if model not in loop_batchers:
+            loop_batchers[model] = LoopBatcher(model, max_rows=min(settings.batch_rows, LOOP_BATCH_ROWS))
+        return loop_batchers[model]
 
     async def reload_model(model_dir: str | None = None) -> tuple[ServedModel, ServedModel]:
         try:
@@ -190,6 +202,24 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, **o
     )
     _install_handlers(app)
 
+    def answer(model: ServedModel, n_rows: int, result: ScoreResult | None, explain: bool) -> dict[str, Any]:
+        """The JSON answer of ``/score`` (and its counts in the metrics)."""
+        flagged = int(result.is_anomaly.sum()) if result is not None else 0
+        metrics.observe_rows(n_rows, flagged)
+        body: dict[str, Any] = {
+            "model_version": model.version,
+            "detector": model.pipeline.detector_.registry_name,
+            "threshold": float(model.pipeline.threshold_),
+            "n_rows": n_rows,
+            "n_flagged": flagged,
+            "results": model.result_rows(result) if result is not None else [],
+        }
+        if explain:
+            body["explained"] = model.explains and result is not None
+        if result is not None and result.warnings:
+            body["warnings"] = result.warnings
+        return body
+
     @app.post("/score")
     async def score(
         request: ScoreRequest = Body(...),
@@ -206,6 +236,17 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, **o
         if n_rows > settings.max_rows:
             raise HTTPException(413, f"{n_rows} rows exceed the limit of {settings.max_rows} rows per request")
 
+        if not explain and request.rows is not None:
+            # small all-numeric requests: scored here on the event loop, no frame and no worker thread (the
+            # general path below gives the same answer and takes over whenever this one declines)
+            matrix = model.fast_matrix(request.rows)
+            if matrix is not None:
+                if settings.batch_rows:
+                    fast = await _within(settings.timeout, lambda: loop_batcher_for(model).score(matrix))
+                else:
+                    fast = model.score_matrix(matrix)
+                return JSONResponse(answer(model, n_rows, fast, explain=False))
+
         def validate() -> pd.DataFrame:
             if request.rows is not None:
                 return model.rows_to_frame(request.rows)
@@ -219,22 +260,7 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, **o
                 result = await batcher_for(model).score(frame, explain=explain)
             else:
                 result = await anyio.to_thread.run_sync(lambda: model.score(frame, explain=explain))
-            results = model.result_rows(result) if result is not None else []
-            flagged = int(result.is_anomaly.sum()) if result is not None else 0
-            metrics.observe_rows(len(frame), flagged)
-            answer: dict[str, Any] = {
-                "model_version": model.version,
-                "detector": model.pipeline.detector_.registry_name,
-                "threshold": float(model.pipeline.threshold_),
-                "n_rows": len(frame),
-                "n_flagged": flagged,
-                "results": results,
-            }
-            if explain:
-                answer["explained"] = model.explains and result is not None
-            if result is not None and result.warnings:
-                answer["warnings"] = result.warnings
-            return answer
+            return answer(model, len(frame), result, explain=explain)
 
         return JSONResponse(await _within(settings.timeout, run))
 

@@ -6,6 +6,10 @@ loops over columns (6 ms). Requests that arrive while a call is running wait in 
 takes all of them together (up to ``max_rows`` rows) and each request gets its own rows back. Nothing
 waits on purpose: an idle service scores a lone request at once.
 
+:class:`LoopBatcher` does the same on the event loop itself for the fast path (small all-numeric requests
+already turned into matrices, see :mod:`metaad.serving.fastpath`): the requests whose bytes arrived
+together are scored in one call, with no worker thread.
+
 Rows with missing or infinite values are scored on their own, so the imputation warnings a request
 receives are about its own rows; if a combined call fails (one request's value overflows once scaled),
 each request of that batch is scored on its own, so the error reaches only the request that caused it.
@@ -134,5 +138,79 @@ class MicroBatcher:
             if items[i][1] and result.contributions is not None:
                 contributions = result.contributions.iloc[start:stop].reset_index(drop=True)
             outcomes[i] = ScoreResult(result.scores[start:stop], result.is_anomaly[start:stop], contributions, [])
+            start = stop
+        return outcomes
+
+
+class LoopBatcher:
+    """Score fast-path matrices of requests that arrive together in one detector call, on the event loop.
+
+    A request appends its matrix and waits; the first one of an event-loop turn schedules the call for the
+    next turn, by which time every request whose bytes came in the same turn has appended its own. A lone
+    request waits one loop turn (microseconds). Should a combined call fail, each matrix is scored alone,
+    so an error reaches only its own request.
+
+    Parameters
+    ----------
+    model : ServedModel
+        Every matrix comes from its :meth:`~ServedModel.fast_matrix`.
+    max_rows : int
+        At most this many rows per call; more waiting rows are scored in further calls of the same turn.
+    """
+
+    def __init__(self, model: ServedModel, *, max_rows: int = 1024) -> None:
+        self.model = model
+        self.max_rows = max(1, max_rows)
+        self._pending: list[tuple[np.ndarray, asyncio.Future]] = []
+        self._scheduled = False
+
+    async def score(self, matrix: np.ndarray) -> ScoreResult:
+        """The scores of ``matrix``, possibly computed together with other requests' rows."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        self._pending.append((matrix, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        pending = [(matrix, future) for matrix, future in self._pending if not future.done()]
+        self._pending = []
+        while pending:
+            batch, rows = [], 0
+            while pending and (not batch or rows + len(pending[0][0]) <= self.max_rows):
+                batch.append(pending.pop(0))
+                rows += len(batch[-1][0])
+            try:
+                outcomes = self._score_batch([m for m, _ in batch])
+            except BaseException as exc:  # never leave a request waiting: it gets the error
+                outcomes = [exc if isinstance(exc, Exception) else RuntimeError("scoring stopped")] * len(batch)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    def _score_alone(self, matrix: np.ndarray) -> Any:
+        try:
+            return self.model.score_matrix(matrix)
+        except Exception as exc:  # noqa: BLE001  (handed to the request that sent these rows)
+            return exc
+
+    def _score_batch(self, matrices: list[np.ndarray]) -> list[Any]:
+        if len(matrices) == 1:
+            return [self._score_alone(matrices[0])]
+        try:
+            result = self.model.score_matrix(np.concatenate(matrices))
+        except Exception:  # noqa: BLE001  (find out whose rows failed: score each alone)
+            return [self._score_alone(matrix) for matrix in matrices]
+        outcomes, start = [], 0
+        for matrix in matrices:
+            stop = start + len(matrix)
+            outcomes.append(ScoreResult(result.scores[start:stop], result.is_anomaly[start:stop], None, result.warnings))
             start = stop
         return outcomes

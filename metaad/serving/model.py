@@ -26,6 +26,7 @@ from metaad.data.schema import ColumnSpec, Schema
 from metaad.exceptions import ModelFileError
 from metaad.persistence import load
 from metaad.pipeline import AnomalyPipeline
+from metaad.serving.fastpath import FAST_ROWS, FOREST_ROWS, ForestScorer, NumericRows, quiet
 
 
 class RequestError(Exception):
@@ -129,6 +130,8 @@ class ServedModel:
     schema: Schema
     _rows_adapter: TypeAdapter = field(repr=False)
     _columns_adapter: TypeAdapter = field(repr=False)
+    _fast_rows: NumericRows | None = field(default=None, repr=False)
+    _forest: ForestScorer | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, model_dir: str | Path) -> ServedModel:
@@ -166,6 +169,8 @@ class ServedModel:
             schema=schema,
             _rows_adapter=TypeAdapter(list[row_model]),
             _columns_adapter=TypeAdapter(columns_model),
+            _fast_rows=NumericRows.build(pipeline.preprocessor_),
+            _forest=ForestScorer.build(pipeline.detector_),
         )
 
     # ------------------------------------------------------------------------------------------ requests
@@ -240,12 +245,55 @@ class ServedModel:
                                                 "it overflows float32 once scaled as at fit",
                                          "type": "value_out_of_range"}]) from None
                 self._check_finite(frame, matrix)
-                scores = np.asarray(self.pipeline.detector_.decision_function(matrix), dtype=np.float64)
+                scores = self.detector_scores(matrix)
                 contributions = self.pipeline.explain(frame) if explain else None
+        return self._result(scores, contributions, sorted({str(w.message) for w in caught}))
+
+    def detector_scores(self, matrix: np.ndarray) -> np.ndarray:
+        """The detector's scores of a preprocessed matrix: the one detector call of every scoring path here.
+
+        An Isolation Forest of at most :data:`~metaad.serving.fastpath.FOREST_ROWS` rows is walked by
+        :class:`~metaad.serving.fastpath.ForestScorer` (the same scores, without PyOD's fixed cost per call).
+        """
+        if self._forest is not None and len(matrix) <= FOREST_ROWS:
+            return self._forest(matrix)
+        return np.asarray(self.pipeline.detector_.decision_function(matrix), dtype=np.float64)
+
+    def _result(self, scores: np.ndarray, contributions: pd.DataFrame | None, messages: list[str]) -> ScoreResult:
         finite = np.isfinite(scores)
         is_anomaly = np.where(finite, scores > self.pipeline.threshold_, True)
-        messages = sorted({str(w.message) for w in caught})
         return ScoreResult(np.where(finite, scores, np.nan), is_anomaly, contributions, messages)
+
+    def score_rows_fast(self, rows: list[Any]) -> ScoreResult | None:
+        """Score up to :data:`~metaad.serving.fastpath.FAST_ROWS` plain records of an all-numeric model
+        without pandas; None when the records need the general path (:meth:`rows_to_frame` then :meth:`score`),
+        which validates, imputes and words every error. The results are the general path's.
+
+        Examples
+        --------
+        >>> import tempfile, numpy as np, pandas as pd, metaad
+        >>> df = pd.DataFrame(np.random.RandomState(0).normal(size=(200, 2)), columns=["a", "b"])
+        >>> model = ServedModel.load(metaad.save(metaad.AnomalyPipeline(metaad.make_detector("iforest", random_state=0)).fit(df),
+        ...                                      tempfile.mkdtemp() + "/m"))
+        >>> model.score_rows_fast([{"a": 0.1, "b": 0.0}, {"a": 8.0, "b": -8}]).is_anomaly.tolist()
+        [False, True]
+        >>> model.score_rows_fast([{"a": 1.0}]) is None  # 'b' missing: the general path says so
+        True
+        """
+        matrix = self.fast_matrix(rows)
+        return self.score_matrix(matrix) if matrix is not None else None
+
+    def fast_matrix(self, rows: list[Any]) -> np.ndarray | None:
+        """The preprocessed matrix of up to :data:`~metaad.serving.fastpath.FAST_ROWS` plain records of an
+        all-numeric model, built without pandas; None when the records need the general path."""
+        if self._fast_rows is None or not 0 < len(rows) <= FAST_ROWS:
+            return None
+        return self._fast_rows.matrix(rows)
+
+    def score_matrix(self, matrix: np.ndarray) -> ScoreResult:
+        """Score a matrix from :meth:`fast_matrix` (finite, in range: nothing to impute or refuse)."""
+        scores, messages = quiet(lambda: self.detector_scores(matrix))
+        return self._result(scores, None, messages)
 
     @property
     def threshold_(self) -> float:

@@ -12,6 +12,7 @@ import pytest
 
 import metaad
 from metaad.serving import create_app
+from metaad.serving.model import ServedModel
 
 from tests.serving.conftest import TOKEN, httpx, records, running, training_frame
 
@@ -193,14 +194,13 @@ def test_oversized_body_is_413_with_or_without_content_length(service):
 
 def test_timeout_is_503(model_dirs, monkeypatch):
     app = create_app(model_dirs["iforest"], timeout=0.2)
-    detector = app.state.holder.current.pipeline.detector_
-    slow = detector.decision_function
+    slow = ServedModel.detector_scores
 
-    def sleepy(matrix):
+    def sleepy(self, matrix):
         time.sleep(1.0)
-        return slow(matrix)
+        return slow(self, matrix)
 
-    monkeypatch.setattr(detector, "decision_function", sleepy)
+    monkeypatch.setattr(ServedModel, "detector_scores", sleepy)
     with running(app) as url:
         answer = httpx.post(f"{url}/score", json={"rows": [ROW]}, timeout=10)
     assert answer.status_code == 503 and "timeout" in answer.json()["error"]
@@ -208,12 +208,11 @@ def test_timeout_is_503(model_dirs, monkeypatch):
 
 def test_unexpected_error_is_500_without_details_and_logged(model_dirs, monkeypatch, caplog):
     app = create_app(model_dirs["iforest"])
-    detector = app.state.holder.current.pipeline.detector_
 
-    def broken(matrix):
+    def broken(self, matrix):
         raise RuntimeError("internal detail that must stay in the server log")
 
-    monkeypatch.setattr(detector, "decision_function", broken)
+    monkeypatch.setattr(ServedModel, "detector_scores", broken)
     with caplog.at_level(logging.ERROR, logger="metaad.serving"), running(app) as url:
         answer = httpx.post(f"{url}/score", json={"rows": [ROW]}, timeout=10)
     assert answer.status_code == 500

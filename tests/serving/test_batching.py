@@ -22,18 +22,17 @@ def model(request, model_dirs) -> ServedModel:
 
 def slowed(model: ServedModel, monkeypatch, seconds: float = 0.05) -> list[int]:
     """Make each detector call take ``seconds`` (so requests pile up) and count the rows of each call."""
-    detector = model.pipeline.detector_
-    original = type(detector).decision_function
+    original = ServedModel.detector_scores
     calls: list[int] = []
     lock = threading.Lock()
 
-    def counted(X):
+    def counted(self, X):
         with lock:
             calls.append(len(X))
         time.sleep(seconds)
-        return original(detector, X)
+        return original(self, X)
 
-    monkeypatch.setattr(detector, "decision_function", counted)
+    monkeypatch.setattr(ServedModel, "detector_scores", counted)
     return calls
 
 
