@@ -64,6 +64,8 @@ class DetectorDocument(_Document):
 class ClassicalFitted(_Document):
     state: Literal["refit-from-training-data"]
     threshold: FiniteFloat
+    #: The seed a randomized detector (iforest, loda) was fitted with when its ``random_state`` was None.
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)] | None = None
 
 
 class Architecture(_Document):

@@ -42,10 +42,15 @@ class PyODAdapter(BaseDetector):
         kwargs = {name: getattr(self, name) for name in self._pyod_params}
         kwargs["contamination"] = self.contamination
         if self._seeded:
-            kwargs["random_state"] = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            kwargs["random_state"] = self.seed_
         return kwargs
 
-    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+    def _fit(self, X: np.ndarray, y: np.ndarray | None, *, seed: int | None = None) -> None:
+        if self._seeded:
+            # The seed actually used is kept (and saved), so that a model fitted with random_state=None refits to
+            # the same forest when it is loaded.
+            self.seed_ = int(seed) if seed is not None else int(
+                check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         module_name, _, class_name = self._pyod_path.rpartition(".")
         cls = getattr(importlib.import_module(module_name), class_name)
         model = cls(**self._pyod_kwargs())
@@ -77,13 +82,16 @@ class PyODAdapter(BaseDetector):
 
     def _get_fitted_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {"X_train": self.X_train_, "decision_scores": self.decision_scores_}
-        return arrays, {"state": "refit-from-training-data", "threshold": self.threshold_}
+        meta: dict[str, Any] = {"state": "refit-from-training-data", "threshold": self.threshold_}
+        if self._seeded:
+            meta["seed"] = self.seed_
+        return arrays, meta
 
     def _set_fitted_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         X = np.ascontiguousarray(arrays["X_train"], dtype=np.float64)
         self.n_features_in_ = X.shape[1]
         self.feature_shape_ = (X.shape[1],)
-        self._fit(X, None)
+        self._fit(X, None, seed=meta.get("seed"))
         saved = arrays["decision_scores"]
         if not np.allclose(self.decision_scores_, saved, rtol=1e-6, atol=1e-9):
             worst = float(np.max(np.abs(self.decision_scores_ - saved)))
