@@ -16,6 +16,7 @@ from metaad.cli import benchmark as _benchmark  # noqa: F401,E402  (benchmark, b
 from metaad.cli import select as _select  # noqa: F401,E402  (select, knowledge add)
 from metaad.cli import serve as _serve  # noqa: F401,E402  (serve)
 from metaad.cli import export as _export  # noqa: F401,E402  (export)
+from metaad.cli import tune as _tune  # noqa: F401,E402  (tune)
 
 
 def main() -> None:
