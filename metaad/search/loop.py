@@ -260,6 +260,10 @@ def run_search(
     from metaad.benchmark.protocol import fit_sample
     from metaad.benchmark.zoo import fits_size
 
+    if families is not None:
+        unknown = sorted(set(families) - set(space.SPACE))
+        if unknown:
+            raise ParameterError(f"the search space has no families {unknown}; known: {', '.join(space.SPACE)}")
     rows = fit_sample(X.shape[0], seed, int(fit_rows) + 400)
     use_prior = warm_start or prior_weight > 0
     ranking = _rank(X[rows], families, knowledge, min(X.shape[0], int(max_fit_rows))) if use_prior else None
@@ -269,9 +273,6 @@ def run_search(
         searched = [f for f in (families or space.families()) if f in space.SPACE]
         searched = [f for f in searched if fits_size(f, min(X.shape[0], int(max_fit_rows)))]
     if families is not None:
-        unknown = sorted(set(families) - set(space.SPACE))
-        if unknown:
-            raise ParameterError(f"the search space has no families {unknown}; known: {', '.join(space.SPACE)}")
         searched = [f for f in searched if f in families]
     if not searched:
         raise ParameterError("no family of the search space can be used here")
@@ -279,7 +280,8 @@ def run_search(
     if method == "random":
         options["learning_rate"] = 0.0
     policy_method = "ppo" if method == "ppo" else "reinforce"
-    policy = (Policy.from_ranking(ranking, families=searched, method=policy_method, **options) if warm_start and ranking is not None
+    warm = warm_start and ranking is not None and method != "random"  # random search: uniform over the space
+    policy = (Policy.from_ranking(ranking, families=searched, method=policy_method, **options) if warm
               else Policy(searched, method=policy_method, **options))
     prior = _Prior(ranking, searched)
 
@@ -326,7 +328,7 @@ def run_search(
     if progress is not None:
         progress(0, int(trials), None, None)
     ranked_samples = []
-    if warm_start and ranking is not None and n_prior > 0:
+    if warm and n_prior > 0:
         for f, pj in zip(ranking["family"], ranking["params_json"]):
             if f in searched and space.contains(f, json.loads(pj)):
                 s = Sample.from_params(f, json.loads(pj))
@@ -335,7 +337,7 @@ def run_search(
             if len(ranked_samples) == n_prior:
                 break
     while n_run < trials:
-        if time_limit is not None and elapsed() >= time_limit:
+        if time_limit is not None and batch > 0 and elapsed() >= time_limit:  # the first batch always runs
             stopped_by = "time_limit"
             break
         rng = np.random.default_rng([seed, batch])
@@ -428,7 +430,7 @@ def _finish_row(raw: dict[str, Any], task: dict[str, Any], prior: float | None, 
             status = "error"
     return {"trial": task["trial"], "batch": task["batch"], "config_id": task["config_id"], "family": task["family"],
             "params_json": task["params_json"], "reward": round(float(reward), 6),
-            "evidence": None if evidence is None else float(evidence), "prior": None if prior is None else round(prior, 4),
+            "evidence": None if evidence is None else float(evidence), "prior": None if prior is None else round(prior, 6),
             "details": raw.get("details") or "{}", "seconds": float(raw.get("seconds") or 0.0),
             "elapsed": round(elapsed, 3), "entropy": round(entropy, 4), "status": status,
             "message": raw.get("message") or ""}
