@@ -61,17 +61,17 @@ def tune_table(
     feature and the chosen detector is fitted without labels. The table's label column (``--label-col``) is never
     seen by the search: it only evaluates the refitted detector, as in ``metaad detect``.
     """
-    from metaad import detection
+    from metaad.detection import OUTPUT_MARKER, _check_output_folder, _refuse_foreign_folder, _split_known_anomalies, detect
     from metaad.data.preprocessing import TabularPreprocessor
 
     target = Path(out_dir) if out_dir is not None else Path("metaad-out") / table.name
-    detection._check_output_folder(target, None if force else detection._refuse_foreign_folder)
-    frame, known = detection._split_known_anomalies(
+    _check_output_folder(target, None if force else _refuse_foreign_folder)
+    frame, known = _split_known_anomalies(
         table.frame, known_anomalies_col, types.SimpleNamespace(_uses_labels=True, registry_name="tune"), table.source)
     drop = tuple(drop_cols)
     X = TabularPreprocessor(missing=missing, drop_columns=drop, id_column=id_col).fit_transform(frame)
     log_dir = target / SEARCH_DIR
-    marker = target / detection.OUTPUT_MARKER
+    marker = target / OUTPUT_MARKER
     if not marker.exists():  # the folder is ours from now on: a later run (or the final write) may replace it
         target.mkdir(parents=True, exist_ok=True)
         atomic_write_text(marker, json.dumps({"written_by": "metaad", "command": "tune", "input": table.source}, indent=2) + "\n")
@@ -80,7 +80,7 @@ def tune_table(
     best = result.best
     log_text = (log_dir / LOG_NAME).read_text()
     keep = (*drop, known_anomalies_col) if known_anomalies_col is not None else drop
-    detected = detection.detect(
+    detected = detect(
         table, detector=best["family"], params=_params(best["params"]),
         contamination=contamination, seed=seed, out_dir=target, missing=missing, force=True, drop_cols=keep, id_col=id_col)
     # detect replaced the folder as a whole: put the search back beside its outputs
