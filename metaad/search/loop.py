@@ -38,8 +38,9 @@ from metaad.search.reward import FAILED_REWARD, evaluate_trial, label_reward_dat
 
 logger = logging.getLogger(__name__)
 
-#: Search methods: the policy-gradient ones, and random search over the same space (a uniform policy never updated).
-SEARCH_METHODS: tuple[str, ...] = ("reinforce", "ppo", "random")
+#: Search methods: the policy-gradient ones, random search over the same space (a uniform policy never updated),
+#: and Optuna's TPE (:mod:`metaad.search.tpe`, optional dependency) as the peer.
+SEARCH_METHODS: tuple[str, ...] = ("reinforce", "ppo", "random", "tpe")
 #: Where trials run: the engines of :mod:`metaad.engine`, or ``inline`` (in this process, one at a time, with no
 #: per-trial time limit: for tests and debugging).
 SEARCH_ENGINES: tuple[str, ...] = ("local", "ray", "inline")
@@ -205,7 +206,8 @@ def run_search(
     time_limit : float, optional
         Seconds for the whole search (over every resumed run); no batch starts after it, and the batch running
         then is cut at it.
-    method : {"reinforce", "ppo", "random"}, default "reinforce"
+    method : {"reinforce", "ppo", "random", "tpe"}, default "reinforce"
+        REINFORCE, PPO-clip, random search over the same space, or Optuna's TPE (needs Optuna).
     warm_start : bool, default True
         Start the policy from the meta prior (the selector's ranking of the zoo on ``X``) and spend the first
         ``n_prior`` trials on the best ranked configurations; False: a uniform policy.
@@ -280,9 +282,15 @@ def run_search(
     if method == "random":
         options["learning_rate"] = 0.0
     policy_method = "ppo" if method == "ppo" else "reinforce"
-    warm = warm_start and ranking is not None and method != "random"  # random search: uniform over the space
-    policy = (Policy.from_ranking(ranking, families=searched, method=policy_method, **options) if warm
-              else Policy(searched, method=policy_method, **options))
+    warm = warm_start and ranking is not None and method not in ("random", "tpe")  # the peers start uninformed
+    if method == "tpe":
+        from metaad.search.tpe import TPEProposer
+
+        policy: Any = TPEProposer(searched, seed=seed)
+    elif warm:
+        policy = Policy.from_ranking(ranking, families=searched, method=policy_method, **options)
+    else:
+        policy = Policy(searched, method=policy_method, **options)
     prior = _Prior(ranking, searched)
 
     if labelled:
@@ -436,6 +444,23 @@ def _finish_row(raw: dict[str, Any], task: dict[str, Any], prior: float | None, 
             "message": raw.get("message") or ""}
 
 
+#: Modules the local engine's workers should have imported before their first trial: the engine starts a new pool
+#: for every batch, and a fresh worker importing the evidence code took seconds per batch on a loaded 2-core machine.
+_PRELOAD = ["metaad.benchmark.protocol", "metaad.detectors", "metaad.search.reward", "metaad.meta.synthetic",
+            "sklearn.metrics", "sklearn.mixture", "metaad.search._warmup"]
+
+
+def _start_forkserver() -> None:
+    """Start the process's forkserver (once) with :data:`_PRELOAD`, before the engine asks for its shorter list:
+    a forkserver keeps the preload it was started with."""
+    import multiprocessing as mp
+    from multiprocessing import forkserver
+
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(_PRELOAD)
+    forkserver.ensure_running()
+
+
 def _run_tasks(tasks: list[dict[str, Any]], engine: str, workers: int | None, ray_address: str | None,
                limit: float | None) -> Any:
     if engine == "inline":
@@ -444,6 +469,8 @@ def _run_tasks(tasks: list[dict[str, Any]], engine: str, workers: int | None, ra
         return
     from metaad.engine import get_engine
 
+    if engine == "local":
+        _start_forkserver()
     n = workers or min(len(tasks), os.cpu_count() or 1)
     runner = get_engine(engine, workers=n, ray_address=ray_address)
     yield from runner.run(tasks, time_limit=limit)
