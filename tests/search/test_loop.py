@@ -142,3 +142,15 @@ def test_bad_settings_are_refused(X: np.ndarray) -> None:
         _run(X, families=["nope"])
     with pytest.raises(DataError, match="row 3"):
         _run(X, y=np.r_[0, 0, 0, 2, np.zeros(len(X) - 4)])
+
+
+def test_tpe_and_random_search_run_the_same_loop_deterministically(X: np.ndarray) -> None:
+    pytest.importorskip("optuna")
+    for method in ("tpe", "random"):
+        a = _run(X, method=method, trials=5)
+        b = _run(X, method=method, trials=5)
+        assert a.trials["config_id"].tolist() == b.trials["config_id"].tolist()
+        assert a.settings["method"] == method and len(a.trials[a.trials["status"] != "cached"]) == 5
+    # random search ignores the warm start: its first proposals are not the ranking's top configurations
+    assert _run(X, method="random", trials=2).trials["entropy"].iloc[0] == pytest.approx(
+        _run(X, method="reinforce", warm_start=False, trials=2).trials["entropy"].iloc[0])
