@@ -45,10 +45,12 @@ def test_resume_after_a_kill_runs_no_trial_twice_and_ends_where_an_unbroken_run_
     _run(X, trials=9, log_dir=tmp_path)
     log = tmp_path / LOG_NAME
     lines = log.read_bytes().splitlines(keepends=True)
-    log.write_bytes(b"".join(lines[:5]) + lines[5][:20])  # killed while writing the 5th trial
+    # killed while writing the 5th trial, after its text and before its newline: not yet a finished line
+    log.write_bytes(b"".join(lines[:5]) + lines[5][:-1])
     calls.clear()
     resumed = _run(X, trials=9, log_dir=tmp_path)
     assert len(calls) == 5  # the 4 complete lines were replayed, the torn one ran again
+    assert all(json.loads(line) for line in log.read_text().splitlines())  # the torn tail was cut, not glued to
     cols = ["trial", "config_id", "reward", "status"]
     assert resumed.trials[cols].equals(unbroken.trials[cols])
     calls.clear()
