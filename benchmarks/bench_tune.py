@@ -137,7 +137,8 @@ def run(args: argparse.Namespace) -> None:
                                     X_train, known, trials=max(budgets), method=search_method, warm_start=warm,
                                     knowledge=str(folder), engine=args.engine, workers=args.workers, fit_rows=args.fit_rows,
                                     trial_time_limit=args.trial_time_limit, random_state=seed,
-                                    log_dir=Path(args.logs) / f"{name}-s{seed}-k{k}-{method}")
+                                    prior_weight=args.prior_weight,
+                                    log_dir=Path(args.logs) / (f"{name}-s{seed}-k{k}-{method}" + ("" if args.prior_weight == 0.5 else f"-w{args.prior_weight:g}")))
                         except Exception as exc:  # noqa: BLE001
                             for b in todo:
                                 store.append(dict(base, config_id=f"{method}@{b}/{k}", params_json="", status="error",
@@ -237,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default="auto,reinforce,tpe,random,reinforce-cold")
     parser.add_argument("--fit-rows", type=int, default=500, help="rows a candidate is fitted on during the search")
     parser.add_argument("--trial-time-limit", type=float, default=60.0)
+    parser.add_argument("--prior-weight", type=float, default=0.5, help="the reward's weight on the meta prior (tune's default 0.5)")
     parser.add_argument("--engine", default="local")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results/tune_runs.parquet")

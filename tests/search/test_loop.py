@@ -137,7 +137,7 @@ def test_tune_returns_the_best_configuration_fitted_and_it_saves_and_loads(X: np
 
 def test_bad_settings_are_refused(X: np.ndarray) -> None:
     with pytest.raises(ParameterError, match="method"):
-        _run(X, method="tpe")
+        _run(X, method="cmaes")
     with pytest.raises(ParameterError, match="trials"):
         _run(X, trials=0)
     with pytest.raises(ParameterError, match="no families"):
