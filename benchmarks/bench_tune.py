@@ -203,8 +203,8 @@ def summarize(args: argparse.Namespace) -> str:
         reach = []
         for (d, s, m), curve in curves.items():
             target = curves.get((d, s, "tpe"))
-            if target is None or m == "tpe":
-                continue
+            if target is None:
+                continue  # tpe's own row: the trials TPE needed to reach its final reward
             hit = next((i + 1 for i, v in enumerate(curve) if v >= target[-1] - 1e-9), None)
             reach.append({"dataset": d, "seed": s, "method": m, "trials": hit, "tpe_final": target[-1], "final": curve[-1]})
         if reach:
