@@ -19,6 +19,7 @@ from metaad.persistence import load, save
 from metaad.pipeline import AnomalyPipeline, Detection, detect
 from metaad.meta import auto as _auto  # noqa: F401,E402  (registers "auto")
 from metaad.meta.recommend import select
+from metaad.search import tune
 
 __all__ = [
     "AnomalyPipeline",
@@ -27,6 +28,7 @@ __all__ = [
     "load",
     "save",
     "select",
+    "tune",
     "BaseDetector",
     "DataError",
     "MetaADError",

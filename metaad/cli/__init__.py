@@ -17,6 +17,7 @@ from metaad.cli import select as _select  # noqa: F401,E402  (select, knowledge 
 from metaad.cli import serve as _serve  # noqa: F401,E402  (serve)
 from metaad.cli import export as _export  # noqa: F401,E402  (export)
 from metaad.cli import monitor as _monitor  # noqa: F401,E402  (monitor)
+from metaad.cli import tune as _tune  # noqa: F401,E402  (tune)
 
 
 def main() -> None:
