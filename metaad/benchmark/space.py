@@ -146,12 +146,12 @@ SPACE: dict[str, tuple[Dimension, ...]] = {
         Dimension("n_random_cuts", "int", (50, 100, 200)),
     ),
     "autoencoder": DEEP_DIMENSIONS,
-    "vae": DEEP_DIMENSIONS + (Dimension("score", "categorical", ("elbo", "reconstruction")),
+    "vae": DEEP_DIMENSIONS + (Dimension("score_type", "categorical", ("elbo", "reconstruction")),
                               Dimension("beta", "float", (0.5, 1.0, 2.0))),
     "deep_svdd": DEEP_DIMENSIONS,
     "wgan": tuple(d for d in DEEP_DIMENSIONS if d.name not in ("max_steps", "learning_rate"))
     + (Dimension("learning_rate", "float", (1e-4, 2e-4, 1e-3, 3e-3, 1e-2), log=True),
-       Dimension("score", "categorical", ("izif", "critic"))),
+       Dimension("score_type", "categorical", ("izif", "critic"))),
 }
 
 
