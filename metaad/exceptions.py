@@ -42,3 +42,10 @@ __all__ = [
     "ParameterError",
     "SchemaError",
 ]
+
+
+class EpochsCutWarning(UserWarning):
+    """An explicit ``n_epochs`` was cut short by the deep trainer's step budget (``max_steps``).
+
+    ``auto`` silences it for the zoo configurations it fits: the user did not ask for those epochs.
+    """

@@ -31,7 +31,7 @@ from metaad.detectors.base import BaseDetector
 from metaad.detectors.networks import ACTIVATIONS
 from metaad.detectors.trainer import Trainer, TrainingHistory
 from metaad.device import default_num_threads, resolve_device, torch_threads
-from metaad.exceptions import ParameterError
+from metaad.exceptions import EpochsCutWarning, ParameterError
 from metaad.scores.reconstruction import feature_reconstruction_error
 
 #: Torch threads of a network large enough to use several when ``n_threads`` is None: a fixed count rather than
@@ -251,7 +251,7 @@ class BaseDeepDetector(BaseDetector):
                 f"{self.registry_name}: n_epochs={self.n_epochs} was asked for, but max_steps={self.max_steps} ended "
                 f"training after {len(history.train_loss)} epoch(s) ({history.n_steps} optimizer steps); pass "
                 "max_steps=None (--param max_steps=null on the command line) or a larger max_steps to run every epoch",
-                UserWarning,
+                EpochsCutWarning,
                 stacklevel=3,
             )
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ import numpy as np
 from metaad.detectors._params import make_init
 from metaad.detectors.base import BaseDetector
 from metaad.detectors.registry import get_detector_info, register
-from metaad.exceptions import DataError, ModelFileError, ParameterError
+from metaad.exceptions import DataError, EpochsCutWarning, ModelFileError, ParameterError
 
 logger = logging.getLogger(__name__)
 
@@ -217,6 +218,13 @@ class AutoDetector(BaseDetector):
         self._select_and_fit(X, self._validate_labels(y, X.shape[0]), None)
 
     def _select_and_fit(self, X: np.ndarray, known: np.ndarray | None,
+                        validation: tuple[np.ndarray, np.ndarray] | None) -> None:
+        # The zoo's configurations, not the user, ask for their epochs: a step budget cutting them is not news.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EpochsCutWarning)
+            self._choose_and_fit(X, known, validation)
+
+    def _choose_and_fit(self, X: np.ndarray, known: np.ndarray | None,
                         validation: tuple[np.ndarray, np.ndarray] | None) -> None:
         from metaad.meta import selection as steps
         from metaad.meta.evidence import synthetic_evidence

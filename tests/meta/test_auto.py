@@ -222,3 +222,17 @@ def test_on_a_large_table_the_evidence_fits_are_the_final_members(knowledge, mon
     # rows the members were not fitted on are scored as new data
     same = np.isclose(det._combine([d.decision_function(X) for d in det.detectors_]), det.decision_scores_, rtol=0, atol=1e-12)
     assert same.sum() >= 1000
+
+
+def test_auto_does_not_warn_about_epochs_its_zoo_configurations_asked_for(recwarn):
+    """A zoo autoencoder's n_epochs cut by the step budget is not the user's doing: no EpochsCutWarning."""
+    from metaad.detectors import make_detector
+    from metaad.exceptions import EpochsCutWarning
+
+    X = np.random.RandomState(0).normal(size=(3000, 4))  # 10 epochs of 32-row batches: more than 250 steps
+    with pytest.warns(EpochsCutWarning):  # the warning exists when a user asks for the epochs
+        make_detector("autoencoder", n_epochs=50, max_steps=5, random_state=0).fit(X)
+    recwarn.clear()
+    detector = AutoDetector(families=["autoencoder"], n_candidates=1, ensemble_size=1, random_state=0)
+    detector.fit(X)
+    assert not [w for w in recwarn if issubclass(w.category, EpochsCutWarning)]
