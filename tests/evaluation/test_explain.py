@@ -59,7 +59,7 @@ def test_reconstruction_detectors_explain_their_own_score(name, data):
     X, probes = data
     params = {"n_epochs": 5, "random_state": 0}
     if name == "vae":
-        params["score"] = "reconstruction"
+        params["score_type"] = "reconstruction"
     if name == "wgan":
         params.update(kappa=0.0, encoder_epochs=5)
     det = metaad.make_detector(name, **params).fit(X)
