@@ -9,13 +9,17 @@ from metaad.detectors.vae import VAEDetector
 from metaad.detectors.deep_svdd import DeepSVDDDetector
 from metaad.detectors.wgan import WGANDetector
 from metaad.detectors.devnet import DevNetDetector
+from metaad.detectors.deep_sad import DeepSADDetector
+from metaad.detectors.stacked import StackedDetector
 
 __all__ = [
     "AutoEncoderDetector",
     "BaseDeepDetector",
     "BaseDetector",
+    "DeepSADDetector",
     "DeepSVDDDetector",
     "DevNetDetector",
+    "StackedDetector",
     "VAEDetector",
     "WGANDetector",
     "DetectorInfo",
