@@ -219,6 +219,12 @@ class AutoDetector(BaseDetector):
         if n_labels:
             decision, fitted, fitted_rows = self._label_decision(candidates, X, known, validation, n_labels)
             kind = "validation" if validation is not None else "labels"
+            if validation is None:  # known anomalies: detectors that learn from them compete too (meta/labelled.py)
+                from metaad.meta.labelled import add_semi_supervised
+
+                decision = add_semi_supervised(decision, fitted, X, known, fitted_rows, overrides, n_labels=n_labels,
+                                               prior_strength=float(self.prior_strength),
+                                               random_state=self._evidence_seed(), log=logger)
         elif self.evidence == "synthetic" and len(candidates) > 1 and X.ndim == 2:
             evidence_info = synthetic_evidence(candidates, X, overrides, random_state=self._evidence_seed(), log=logger)
             decision = steps.decide(candidates, evidence_key="synthetic_auroc", evidence_weight=float(self.evidence_weight),
