@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     labels = [int(k) for k in args.labels.split(",")]
     methods = args.methods.split(",")
-    store = ResultStore(args.out)
+    store = ResultStore(args.out.split(",")[0])
     done = store.completed_keys()
     kb = load_knowledge(args.knowledge) if "auto" in methods else None
     with store.writing(), tempfile.TemporaryDirectory() as tmp:
@@ -146,7 +146,9 @@ def summarize(args: argparse.Namespace) -> str:
     """Mean test AUROC / AP / fit seconds per method and k over the datasets every method finished."""
     from metaad.benchmark.store import load_results
 
-    runs = load_results(args.out)
+    stores = args.out.split(",")
+    runs = pd.concat([load_results(out) for out in stores if Path(out).exists() or Path(out + ".journal.jsonl").exists()],
+                     ignore_index=True)
     runs = runs[runs["status"] == "ok"].copy()
     runs["k"] = runs["config_id"].str.split("/").str[1].astype(int)
     runs["method"] = runs["config_id"].str.split("/").str[0]
@@ -184,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", default="5,20", help="known anomalies k")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--max-train", type=int, default=35_000, help="cap on training rows (50,000-row tables)")
-    parser.add_argument("--out", default="benchmarks/results/semi_runs.parquet")
+    parser.add_argument("--out", default="benchmarks/results/semi_runs.parquet",
+                        help="results store (runs append to the first; the summary reads every comma-separated one)")
     parser.add_argument("--summary", default="benchmarks/results/semi.md")
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args(argv)
