@@ -103,3 +103,25 @@ def test_members_fitted_on_a_sample_score_every_row(data) -> None:
     det = metaad.make_detector("stacked", **{**FAST, "member_fit_rows": 100}).fit(X, known)
     assert all(len(m.decision_scores_) == 100 for m in det.members_)
     assert det.decision_scores_.shape == (len(X),)
+
+
+def test_cli_detect_with_known_anomalies_column(tmp_path, capsys) -> None:
+    """`metaad detect INPUT --detector stacked --known-anomalies-col C` fits on the labels and saves a loadable model."""
+    import pandas as pd
+
+    from metaad.cli._app import run_app
+
+    X, kind = two_kinds(0)
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    frame["known"] = np.where(np.isin(np.arange(len(X)), np.flatnonzero(kind == 1)[:6]), 1.0, np.nan)
+    path = tmp_path / "rows.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    code = run_app(["detect", str(path), "--detector", "stacked", "--known-anomalies-col", "known", "--seed", "0",
+                    "--param", 'members=["iforest", "knn"]', "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    scores = pd.read_csv(out / "scores.csv")
+    assert len(scores) == len(X)
+    model = metaad.load(out / "model")
+    assert model.detector.registry_name == "stacked"
+    assert model.detector.members == ("iforest", "knn")
