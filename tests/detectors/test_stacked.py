@@ -54,7 +54,7 @@ def test_unlabeled_anomalies_still_score_above_normal_rows(data) -> None:
     unlabeled = known == 0
     assert roc_auc_score(kind[unlabeled] > 0, det.decision_scores_[unlabeled]) > 0.95
     normal_or_b = kind_new != 1
-    assert roc_auc_score(kind_new[normal_or_b] == 2, det.decision_function(X_new)[normal_or_b]) > 0.95
+    assert roc_auc_score(kind_new[normal_or_b] == 2, det.decision_function(X_new)[normal_or_b]) > 0.9
 
 
 def test_pu_weights_spare_the_unlabeled_rows_the_members_find_anomalous(data) -> None:
