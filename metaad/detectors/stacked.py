@@ -134,7 +134,9 @@ class StackedDetector(BaseDetector):
     pu_weighting : {"consensus", None}, default "consensus"
         How unlabeled rows that look anomalous are treated (None: as normal, like XGBOD).
     n_bags : int, default 10
-        Classifiers averaged, each on every known anomaly and its own sample of unlabeled rows.
+        At most this many classifiers averaged, each on every known anomaly and its own sample of unlabeled rows;
+        only as many as it takes for the samples to cover the unlabeled rows (one on tables of up to
+        ``max_unlabeled`` of them: more would repeat the same deterministic fit).
     max_unlabeled : int, default 2000
         Unlabeled rows per classifier (all of them when there are fewer).
     max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization
@@ -159,7 +161,8 @@ class StackedDetector(BaseDetector):
     >>> rng = np.random.RandomState(0)
     >>> X = np.vstack([rng.normal(size=(300, 4)), rng.normal(4, 1, size=(10, 4))])
     >>> y = np.zeros(310, dtype=int); y[300:305] = 1          # 5 of the 10 anomalies are labelled
-    >>> det = metaad.make_detector("stacked", members=("iforest", "knn"), n_bags=3, random_state=0).fit(X, y)
+    >>> det = metaad.make_detector("stacked", members=("iforest", "knn"), n_bags=3, max_unlabeled=100,
+    ...                            random_state=0).fit(X, y)
     >>> det.n_member_features_, len(det.classifiers_)
     (2, 3)
     >>> bool(det.decision_function(X[305:]).mean() > det.decision_function(X[:300]).mean())
