@@ -319,6 +319,18 @@ def _check_classical(detector: Any, fitted: dict[str, Any], arrays: dict[str, np
     return int(X.shape[1])
 
 
+def _check_stacked(fitted: dict[str, Any], arrays: dict[str, np.ndarray], where: _Where) -> int:
+    validate(ClassicalFitted, fitted, where.json, where.field("fitted"))
+    X = _need(arrays, "X_train", 2, where.arrays, where.key)
+    y = _need(arrays, "y_train", 1, where.arrays, where.key, "int64")
+    scores = _need(arrays, "decision_scores", 1, where.arrays, where.key)
+    _refuse_extra(arrays, {"X_train", "y_train", "decision_scores"}, where.arrays, where.key)
+    if not (y.shape[0] == scores.shape[0] == X.shape[0]) or not np.isin(y, (0, 1)).all() or not 0 < y.sum() < len(y):
+        raise _array_problem(where.arrays, where.key + "y_train", f"must hold one 0/1 label per training row "
+                             f"({X.shape[0]}), with both a 1 and a 0, and one score per row")
+    return int(X.shape[1])
+
+
 def _check_deep(detector: Any, fitted: dict[str, Any], arrays: dict[str, np.ndarray], where: _Where) -> int:
     import torch
 
@@ -418,6 +430,8 @@ def check_detector(document: Any, arrays: dict[str, np.ndarray], where: _Where |
         n_features = _check_deep(detector, doc.fitted, arrays, where)
     elif isinstance(detector, PyODAdapter) or getattr(type(detector), "_refit_from_training_data", False):
         n_features = _check_classical(detector, doc.fitted, arrays, where)
+    elif doc.detector == "stacked":  # refit from its training rows and labels, like the PyOD adapters
+        n_features = _check_stacked(doc.fitted, arrays, where)
     else:
         raise ModelFileError(f"{where.json}: field '{where.field('detector')}': {doc.detector!r} cannot be loaded")
     return DetectorPlan(detector, arrays, doc.fitted, n_features, where.json)

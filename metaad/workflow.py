@@ -80,7 +80,7 @@ def _split_known_anomalies(frame: pd.DataFrame, column: str | None, det: Any, so
     if column not in frame.columns:
         raise DataError(f"{source}: no column {column!r} for the known anomalies; columns: {', '.join(map(str, frame.columns))}")
     if not getattr(det, "_uses_labels", False):
-        raise ParameterError(f"{det.registry_name} does not learn from known anomalies; use auto or devnet "
+        raise ParameterError(f"{det.registry_name} does not learn from known anomalies; use auto, stacked, deep_sad or devnet "
                              "(or --label-col to evaluate with labels)")
     known = pd.to_numeric(frame[column], errors="coerce")
     bad = known.notna() & ~known.isin((0, 1))

@@ -10,14 +10,18 @@ from metaad.detectors.deep_svdd import DeepSVDDDetector
 from metaad.detectors.wgan import WGANDetector
 from metaad.detectors.devnet import DevNetDetector
 from metaad.detectors.mmd import MMDDetector
+from metaad.detectors.deep_sad import DeepSADDetector
+from metaad.detectors.stacked import StackedDetector
 
 __all__ = [
     "AutoEncoderDetector",
     "BaseDeepDetector",
     "BaseDetector",
+    "DeepSADDetector",
     "DeepSVDDDetector",
     "DevNetDetector",
     "MMDDetector",
+    "StackedDetector",
     "VAEDetector",
     "WGANDetector",
     "DetectorInfo",

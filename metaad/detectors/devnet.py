@@ -9,6 +9,12 @@ normal). A scoring network ``φ`` is trained with the deviation loss against a N
 so unlabeled rows are pulled to the reference mean and labelled anomalies pushed ``margin`` standard
 deviations above it. Batches are balanced (half labelled anomalies, drawn with replacement) through the
 trainer's ``batch_sampler``.
+
+Against the published settings (Pang et al. 2019: one hidden layer of 20 units, margin 5, 5,000 reference draws,
+batches of 512 half anomalies, RMSprop at lr 0.001 with L2 0.01, 50 epochs of 20 batches, no validation split):
+the same, except Adam (the shared trainer's optimizer) instead of RMSprop, at least 20 batches per epoch (one
+pass over the data on large tables), and standardized inputs (the paper's data come min-max scaled; standardizing
+keeps raw user columns usable, though on already MinMax-scaled tables it cost 0.046 mean AUROC on four datasets).
 """
 
 from __future__ import annotations
@@ -54,7 +60,14 @@ class DevNetDetector(BaseDeepDetector):
         None gives the paper's single hidden layer of 20 units.
     n_epochs : int, default=50
     batch_size : int, default=512
-    activation, dropout, learning_rate, weight_decay, validation_fraction, patience, standardize,
+    validation_fraction : float, default=0.0
+        The paper trains its 50 epochs without a validation split. A split (0.1, the default before) took a tenth
+        of the few known anomalies away, and early stopping on a loss over mostly unlabeled rows ended training
+        after a few epochs: on cardio, letter, Pima and thyroid (k = 5 and 20, seeds 0-1, MinMax-scaled) mean test
+        AUROC 0.728 with it, 0.817 without.
+    weight_decay : float, default=0.01
+        The paper's L2 penalty of 0.01 (0.833 on the same runs; 1e-5 gave 0.817).
+    activation, dropout, learning_rate, patience, standardize,
     adversarial, epsilon, adversarial_steps, device, n_threads, verbose, contamination, threshold, random_state
         As for :class:`~metaad.detectors.autoencoder.AutoEncoderDetector` (no loss trimming: labels are used).
 
@@ -80,7 +93,8 @@ class DevNetDetector(BaseDeepDetector):
     True
     """
 
-    _extra_params: dict[str, Any] = {"margin": 5.0, "n_reference": 5000, "n_epochs": 50, "batch_size": 512}
+    _extra_params: dict[str, Any] = {"margin": 5.0, "n_reference": 5000, "n_epochs": 50, "batch_size": 512,
+                                     "validation_fraction": 0.0, "weight_decay": 0.01}
     _uses_labels = True
     _parameter_constraints = {
         **BaseDeepDetector._parameter_constraints,

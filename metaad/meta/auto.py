@@ -251,6 +251,12 @@ class AutoDetector(BaseDetector):
         if n_labels:
             decision, fitted, fitted_rows = self._label_decision(candidates, X, known, validation, n_labels)
             kind = "validation" if validation is not None else "labels"
+            if validation is None:  # known anomalies: detectors that learn from them compete too (meta/labelled.py)
+                from metaad.meta.labelled import add_semi_supervised
+
+                decision = add_semi_supervised(decision, fitted, X, known, fitted_rows, overrides, n_labels=n_labels,
+                                               prior_strength=float(self.prior_strength),
+                                               random_state=self._evidence_seed(), log=logger)
         elif self.evidence == "synthetic" and len(candidates) > 1 and X.ndim == 2:
             # on a table that fills the evidence's fit part with max_fit_rows rows, those fits are the final ones
             reuse = self.max_fit_rows is not None and X.shape[0] >= int(self.max_fit_rows) + SYNTHETIC_REAL_ROWS

@@ -1,0 +1,170 @@
+"""With known anomalies, ``auto`` also weighs detectors that learn from them, not only re-ranks unsupervised ones.
+
+``auto.fit(X, y)`` judges its unsupervised candidates by the AUROC of the known anomalies against the other rows
+(:func:`metaad.meta.evidence.label_evidence`; they never saw the labels, so their training scores are fair
+evidence). :func:`add_semi_supervised` then puts three detectors that *learn* from the labels beside them:
+
+* ``stacked`` (:mod:`metaad.detectors.stacked`) whose members are the unsupervised candidates that the labels
+  judged best (up to :data:`N_CHOSEN_MEMBERS` classical ones), beside its default members;
+* ``deep_sad`` and ``devnet`` at their defaults.
+
+A detector that learnt the labels would find them again in its training scores whatever it is worth, so these
+are judged **cross-fitted**: the rows are split into :data:`N_FOLDS` folds stratified on the labels, each fold is
+scored by the detector fitted on the others (with their labels), and the evidence is the AUROC of the fold's
+known anomalies against its other rows, averaged over the folds with at least one known anomaly weighted by their
+count. The knowledge base holds no semi-supervised results (recording them per dataset at 5 and 20 labels was
+left for later), so their prior is the selector's prediction for the best unsupervised candidate (``stacked``:
+its members' consensus is part of its score) or the mean prediction over the candidates (``deep_sad``,
+``devnet``), blended with the evidence as for every candidate (:func:`metaad.meta.evidence.blend_with_evidence`).
+The candidate with the best blend wins; a semi-supervised winner is refitted on the judged rows with every label.
+
+Without labels (or with a labelled validation set instead) nothing here runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from metaad.exceptions import DataError, ParameterError
+
+#: The semi-supervised detectors ``auto`` weighs when it is given known anomalies.
+SEMI_SUPERVISED: tuple[str, ...] = ("stacked", "deep_sad", "devnet")
+#: Folds of the cross-fitted label evidence (three keep one or two of five known anomalies out per fold).
+N_FOLDS = 3
+#: The best-judged unsupervised candidates of a classical family that join the stacked detector's members.
+N_CHOSEN_MEMBERS = 4
+
+logger = logging.getLogger(__name__)
+
+
+def stacked_members(ranked: list[dict[str, Any]], n_chosen: int = N_CHOSEN_MEMBERS) -> tuple[str, ...]:
+    """Member specs of the stacked candidate: the best-ranked classical candidates, then the default members.
+
+    Examples
+    --------
+    >>> ranked = [{"family": "autoencoder", "params": {}}, {"family": "knn", "params": {"n_neighbors": 7}},
+    ...           {"family": "iforest", "params": {}}]
+    >>> stacked_members(ranked, 2)[:3]
+    ('knn:{"n_neighbors": 7}', 'iforest', 'knn')
+    """
+    from metaad.detectors.registry import get_detector_info
+    from metaad.detectors.stacked import DEFAULT_MEMBERS, member_spec, parse_member
+
+    chosen = [member_spec(c["family"], c["params"]) for c in ranked
+              if get_detector_info(c["family"]).family == "classical"][:n_chosen]
+    defaults = [spec for spec in DEFAULT_MEMBERS if member_spec(*parse_member(spec)) not in chosen]
+    return tuple(dict.fromkeys(chosen + defaults))
+
+
+def semi_supervised_candidates(ranked: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Candidate dicts (as :func:`metaad.meta.selection.candidates_from`) of the semi-supervised detectors, priors
+    from the unsupervised candidates ``ranked`` best first (see the module docstring)."""
+    predicted = [c["predicted_auroc"] for c in ranked]
+    best, mean = (float(np.max(predicted)), float(np.mean(predicted))) if predicted else (0.5, 0.5)
+    rank = max((c["rank"] for c in ranked), default=0)
+    out = []
+    for i, family in enumerate(SEMI_SUPERVISED, 1):
+        params = {"members": stacked_members(ranked)} if family == "stacked" else {}
+        out.append({"config_id": f"{family}-labelled", "family": family, "params": params,
+                    "predicted_auroc": round(best if family == "stacked" else mean, 4), "predicted_seconds": None,
+                    "prior": 0.0, "rank": rank + i, "semi_supervised": True})
+    return out
+
+
+def cross_fitted_label_auroc(make: Any, X: np.ndarray, known: np.ndarray, *, n_folds: int = N_FOLDS,
+                             random_state: int = 0) -> float:
+    """AUROC of held-out known anomalies against the held-out other rows, for a detector fitted with the labels of
+    the other folds (``make()`` builds a fresh one); mean over folds weighted by their known anomalies.
+
+    Examples
+    --------
+    >>> import metaad
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.normal(size=(200, 3)), rng.normal(4, 1, size=(9, 3))])
+    >>> known = np.r_[np.zeros(200), np.ones(9)].astype(int)
+    >>> make = lambda: metaad.make_detector("stacked", members=("knn",), random_state=0)
+    >>> cross_fitted_label_auroc(make, X, known) > 0.9
+    True
+    """
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    n_known = int(known.sum())
+    folds = min(int(n_folds), n_known)
+    if folds < 2:
+        return float("nan")
+    total, weight = 0.0, 0
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=random_state).split(X, known):
+        if known[train].sum() == 0 or known[test].sum() == 0:
+            continue
+        scores = make().fit(X[train], known[train]).decision_function(X[test])
+        total += roc_auc_score(known[test], scores) * int(known[test].sum())
+        weight += int(known[test].sum())
+    return total / weight if weight else float("nan")
+
+
+def add_semi_supervised(decision: Any, fitted: dict[str, Any], X: np.ndarray, known: np.ndarray, rows: np.ndarray,
+                        overrides: dict[str, Any], *, n_labels: int, prior_strength: float, random_state: int,
+                        log: logging.Logger | None = None) -> Any:
+    """``auto``'s label decision with the semi-supervised candidates judged beside the unsupervised ones.
+
+    Parameters
+    ----------
+    decision : metaad.meta.selection.Decision
+        The decision among the unsupervised candidates (each with ``label_auroc`` and ``posterior``).
+    fitted : dict
+        ``auto``'s fitted candidates by config id; a semi-supervised winner is added to it, fitted on ``X[rows]``
+        with ``known[rows]``.
+    X, known, rows
+        The table, its known anomalies (1) and the rows the candidates were judged on.
+    overrides : dict
+        ``contamination``, ``threshold``, ``random_state`` for the detectors.
+
+    Returns
+    -------
+    metaad.meta.selection.Decision
+        The best candidate by blended evidence, and every candidate ranked.
+    """
+    from metaad.meta import selection as steps
+    from metaad.meta.evidence import blend_with_evidence
+
+    log = log or logger
+    X_rows, known_rows = X[rows], known[rows]
+    unsupervised = [c for c in decision.ranked if c.get("posterior") is not None and c["posterior"] >= 0]
+    semi = semi_supervised_candidates(unsupervised)
+    observed = {}
+    for cand in semi:
+        def make(cand: dict[str, Any] = cand) -> Any:
+            return steps.build_detector(cand, overrides)
+        try:
+            auroc = cross_fitted_label_auroc(make, X_rows, known_rows, random_state=random_state)
+        except (DataError, ParameterError) as exc:
+            log.info("auto: %s cannot be judged here (%s)", cand["config_id"], exc)
+            auroc = float("nan")
+        cand["label_auroc"] = None if not np.isfinite(auroc) else round(auroc, 4)
+        observed[cand["config_id"]] = auroc
+    posterior = blend_with_evidence({c["config_id"]: c["predicted_auroc"] for c in semi}, observed,
+                                    n_labels=n_labels, prior_strength=prior_strength)
+    for cand in semi:
+        cand["posterior"] = posterior[cand["config_id"]] if np.isfinite(observed[cand["config_id"]]) else -1.0
+    ranked = sorted(decision.ranked + semi, key=lambda c: (-(c["posterior"] if c["posterior"] is not None else -1.0), c["rank"]))
+    for cand in ranked:
+        if cand.get("semi_supervised") and cand["posterior"] >= 0:
+            try:
+                fitted[cand["config_id"]] = steps.build_detector(cand, overrides).fit(X_rows, known_rows)
+            except (DataError, ParameterError) as exc:
+                log.info("auto: %s cannot be fitted here (%s)", cand["config_id"], exc)
+                cand["posterior"] = -1.0
+                continue
+        if cand["config_id"] in fitted or not cand.get("semi_supervised"):
+            break
+    ranked = sorted(ranked, key=lambda c: (-(c["posterior"] if c["posterior"] is not None else -1.0), c["rank"]))
+    reason = decision.reason + f"; {len(semi)} semi-supervised candidates judged by {N_FOLDS}-fold cross-fitted labels"
+    return steps.Decision([ranked[0]], decision.confidence, reason, ranked)
+
+
+__all__ = ["N_CHOSEN_MEMBERS", "N_FOLDS", "SEMI_SUPERVISED", "add_semi_supervised", "cross_fitted_label_auroc",
+           "semi_supervised_candidates", "stacked_members"]

@@ -1,0 +1,127 @@
+"""The stacked detector: labels steer it, unlabeled anomalies stay anomalous, PU weights, members checked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import metaad
+from metaad.detectors.stacked import member_spec, parse_member
+from metaad.exceptions import DataError, ParameterError
+
+FAST = {"members": ("iforest", "knn"), "random_state": 0}
+
+
+def two_kinds(seed: int = 0, n: int = 400):
+    """Normal rows, and two kinds of anomalies mirrored about the origin (+4 and -4 on the first two columns):
+    an unsupervised detector cannot tell the kinds apart, labels can."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n + 30, 4))
+    X[n : n + 15, :2] += 4.0   # kind A: rows n .. n+14
+    X[n + 15 :, :2] -= 4.0     # kind B: rows n+15 .. n+29
+    kind = np.r_[np.zeros(n), np.ones(15), 2 * np.ones(15)].astype(int)
+    return X, kind
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, kind = two_kinds(0)
+    X_new, kind_new = two_kinds(1)
+    known = np.zeros(len(X), dtype=int)
+    known[np.flatnonzero(kind == 1)[:6]] = 1  # six of kind A labelled, none of kind B
+    return X, kind, known, X_new, kind_new
+
+
+def test_labels_steer_the_scores(data) -> None:
+    """New rows of the labelled kind outscore new rows of the unlabeled kind: fails if y were ignored."""
+    X, _, known, X_new, kind_new = data
+    det = metaad.make_detector("stacked", **FAST).fit(X, known)
+    scores = det.decision_function(X_new)
+    anomalies = kind_new > 0
+    assert roc_auc_score(kind_new[anomalies] == 1, scores[anomalies]) > 0.75
+    # labelling the other kind turns the order round
+    other = np.zeros_like(known)
+    other[np.flatnonzero(data[1] == 2)[:6]] = 1
+    flipped = metaad.make_detector("stacked", **FAST).fit(X, other).decision_function(X_new)
+    assert roc_auc_score(kind_new[anomalies] == 2, flipped[anomalies]) > 0.75
+
+
+def test_unlabeled_anomalies_still_score_above_normal_rows(data) -> None:
+    """Unlabeled anomalies (y = 0) of an unlabeled kind are not learnt as normal: the members' consensus keeps them up."""
+    X, kind, known, X_new, kind_new = data
+    det = metaad.make_detector("stacked", **FAST).fit(X, known)
+    unlabeled = known == 0
+    assert roc_auc_score(kind[unlabeled] > 0, det.decision_scores_[unlabeled]) > 0.95
+    normal_or_b = kind_new != 1
+    assert roc_auc_score(kind_new[normal_or_b] == 2, det.decision_function(X_new)[normal_or_b]) > 0.9
+
+
+def test_pu_weights_spare_the_unlabeled_rows_the_members_find_anomalous(data) -> None:
+    X, kind, known, _, _ = data
+    det = metaad.make_detector("stacked", **FAST).fit(X, known)
+    _, consensus = det._member_features(X, training=True)
+    weights = det._unlabeled_weights(consensus, known)
+    assert (weights[known == 1] == 0).all()
+    unlabeled = np.flatnonzero(known == 0)
+    top = unlabeled[np.argsort(consensus[unlabeled])[-5:]]
+    assert weights[top].max() < 0.1                       # the most anomalous unlabeled rows are hardly drawn
+    assert weights[unlabeled].mean() > 0.9                # the contamination share at most is spared
+    assert (weights[kind == 2] < 0.5).mean() > 0.8         # the unlabeled kind-B anomalies among them
+    plain = metaad.make_detector("stacked", **{**FAST, "pu_weighting": None}).fit(X, known)
+    np.testing.assert_array_equal(plain._unlabeled_weights(consensus, known), (known == 0).astype(float))
+
+
+def test_needs_labelled_anomalies_and_unlabeled_rows(data) -> None:
+    X, _, known, _, _ = data
+    with pytest.raises(DataError, match="stacked: fit\\(X, y\\) needs y"):
+        metaad.make_detector("stacked", **FAST).fit(X)
+    with pytest.raises(DataError, match="y has no 1"):
+        metaad.make_detector("stacked", **FAST).fit(X, np.zeros(len(X)))
+    with pytest.raises(DataError, match="every row of y is 1"):
+        metaad.make_detector("stacked", **FAST).fit(X, np.ones(len(X)))
+
+
+@pytest.mark.parametrize(("members", "message"), [
+    ("iforest", "tuple of detector names"),
+    (("devnet",), "not an unsupervised detector"),
+    (("knn:{oops",), "not JSON"),
+    (("iforrest",), "Did you mean 'iforest'"),
+])
+def test_bad_members_are_named(members, message) -> None:
+    with pytest.raises(ParameterError, match=message):
+        metaad.make_detector("stacked", members=members)
+
+
+def test_member_specs_round_trip() -> None:
+    assert parse_member(member_spec("lof", {"n_neighbors": 50})) == ("lof", {"n_neighbors": 50})
+    assert member_spec("ecod", {}) == "ecod"
+
+
+def test_members_fitted_on_a_sample_score_every_row(data) -> None:
+    X, _, known, _, _ = data
+    det = metaad.make_detector("stacked", **{**FAST, "member_fit_rows": 100}).fit(X, known)
+    assert all(len(m.decision_scores_) == 100 for m in det.members_)
+    assert det.decision_scores_.shape == (len(X),)
+
+
+def test_cli_detect_with_known_anomalies_column(tmp_path, capsys) -> None:
+    """`metaad detect INPUT --detector stacked --known-anomalies-col C` fits on the labels and saves a loadable model."""
+    import pandas as pd
+
+    from metaad.cli._app import run_app
+
+    X, kind = two_kinds(0)
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    frame["known"] = np.where(np.isin(np.arange(len(X)), np.flatnonzero(kind == 1)[:6]), 1.0, np.nan)
+    path = tmp_path / "rows.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    code = run_app(["detect", str(path), "--detector", "stacked", "--known-anomalies-col", "known", "--seed", "0",
+                    "--param", 'members=["iforest", "knn"]', "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    scores = pd.read_csv(out / "scores.csv")
+    assert len(scores) == len(X)
+    model = metaad.load(out / "model")
+    assert model.detector.registry_name == "stacked"
+    assert model.detector.members == ("iforest", "knn")
