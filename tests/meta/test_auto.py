@@ -74,8 +74,11 @@ def test_a_few_labels_rerank_the_candidates(knowledge, X) -> None:
     y[:5] = 1
     det = AutoDetector(knowledge=knowledge, prior_strength=0.0, random_state=0).fit(X, y)
     assert det.explanation_["n_labels"] == 5 and det.explanation_["evidence"] == "labels"
-    assert len(det.candidates_) == 7  # every planted configuration, at most 2 per family (ecod has one)
-    for cand in det.candidates_:  # each candidate judged by its own AUROC on the known anomalies
+    unsupervised = [c for c in det.candidates_ if not c.get("semi_supervised")]
+    assert len(unsupervised) == 7  # every planted configuration, at most 2 per family (ecod has one)
+    # ... and the detectors that learn from the labels (meta/labelled.py), judged by cross-fitted evidence
+    assert sorted(c["family"] for c in det.candidates_ if c.get("semi_supervised")) == ["deep_sad", "devnet", "stacked"]
+    for cand in unsupervised:  # each candidate judged by its own AUROC on the known anomalies
         expected = roc_auc_score(y, metaad.make_detector(cand["family"], **{k: tuple(v) if isinstance(v, list) else v
                                  for k, v in cand["params"].items()}, random_state=0).fit(X).decision_scores_)
         assert cand["label_auroc"] == pytest.approx(expected, abs=1e-3)
