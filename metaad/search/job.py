@@ -19,8 +19,8 @@ from typing import Any
 
 from metaad._io import atomic_write_text
 from metaad.data.readers import Table
-from metaad.search.loop import LOG_NAME, SearchResult, run_search
 from metaad.search.guard import DEFAULT_MARGIN, guard, incumbent_members
+from metaad.search.loop import LOG_NAME, SearchResult, run_search
 from metaad.search.report import tuning_html
 
 #: The search folder inside the output folder.
