@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> None:
     from metaad.meta.auto import AutoDetector
     from metaad.meta.knowledge import load_knowledge
     from metaad.meta.lodo import held_out_group
-    from metaad.search import refit_best, run_search
+    from metaad.search import choose_final, run_search
     from metaad.search.report import best_so_far
 
     log = logging.getLogger("bench_tune")
@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> None:
                         folder = Path(tmp) / name
                         kb.drop_datasets(held_out_group(kb, name)).save(folder)  # the knowledge without this dataset's group
                     X, y = read_trial_data(paths[name], size)
+                    incumbent: dict = {}
                     X_train, X_test, y_train, y_test = protocol_split(X, y, seed)
                     known = known_anomalies(y_train, k, seed) if k else None
                     for method in methods:
@@ -146,17 +147,29 @@ def run(args: argparse.Namespace) -> None:
                             continue
                         search_seconds = time.perf_counter() - t0
                         curve = best_so_far(result.trials).round(5).tolist()
+                        cache: dict = {}
+                        if args.guard_margin is not None and not k and incumbent.get("det") is None:
+                            with warnings.catch_warnings():  # auto's choice on this split: the guard's incumbent
+                                warnings.simplefilter("ignore")
+                                incumbent["det"] = AutoDetector(knowledge=str(folder), random_state=seed).fit(X_train)
                         for b in todo:
                             row = dict(base, config_id=f"{method}@{b}/{k}")
                             sub = result.trials[result.trials["trial"] < b]
                             try:
                                 with warnings.catch_warnings():
                                     warnings.simplefilter("ignore")
-                                    det = refit_best(dataclasses.replace(result, trials=sub), X_train, random_state=seed)
+                                    t1 = time.perf_counter()
+                                    det = choose_final(dataclasses.replace(result, trials=sub), X_train, margin=args.guard_margin,
+                                                       auto=incumbent.get("det"), random_state=seed, engine=args.engine,
+                                                       workers=args.workers, trial_time_limit=args.trial_time_limit, cache=cache)
+                                    guard_seconds = time.perf_counter() - t1
                                     row.update(_scores(det, X_test, y_test), status="ok")
                                 best = det.tuning_["best"]
+                                g = det.tuning_.get("guard") or {}
                                 row["params_json"] = json.dumps({"best": best["config_id"], "reward": best["reward"],
-                                                                 "curve": curve[:b]})
+                                                                 "curve": curve[:b], "guard": g.get("choice"),
+                                                                 "guard_reason": g.get("reason"),
+                                                                 "guard_seconds": round(guard_seconds, 2)})
                             except Exception as exc:  # noqa: BLE001
                                 row.update(status="error", params_json="", message=f"{type(exc).__name__}: {exc}"[:500])
                             row["fit_seconds"] = search_seconds  # the whole search (max budget), not this budget's share
@@ -257,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-rows", type=int, default=500, help="rows a candidate is fitted on during the search")
     parser.add_argument("--trial-time-limit", type=float, default=60.0)
     parser.add_argument("--prior-weight", type=float, default=0.5, help="the reward's weight on the meta prior (tune's default 0.5)")
+    parser.add_argument("--guard-margin", type=float, default=0.05,
+                        help="the search's pick must beat auto's on a fresh synthetic draw by this (tune's default); "
+                             "a negative value: no guard (the search's best reward as it is, the 'before' protocol)")
     parser.add_argument("--engine", default="local")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results/tune_runs.parquet")
@@ -265,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--speed", action="store_true", help="only the speed check (50 trials on 10,000 x 30)")
     args = parser.parse_args(argv)
+    if args.guard_margin is not None and args.guard_margin < 0:
+        args.guard_margin = None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.speed:
         print(speed())

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from metaad.exceptions import DataError, ParameterError
+from metaad.search.guard import DEFAULT_MARGIN, DEFAULT_TOP
 from metaad.search.loop import SEARCH_ENGINES, SEARCH_METHODS, SearchResult, run_search
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ def tune(
     contamination: float = 0.1,
     random_state: int = 0,
     progress: Callable[..., None] | None = None,
+    guard_margin: float | None = DEFAULT_MARGIN,
+    guard_top: int = DEFAULT_TOP,
 ) -> Any:
     """Search for the best detector configuration for ``X`` and return it fitted.
 
@@ -67,23 +70,29 @@ def tune(
         without labels.
     trials, time_limit
         The budget.
+    guard_margin : float or None, default 0.05
+        Without labels, ``auto``'s own choice is the incumbent: the search's ``guard_top`` best configurations and
+        it are judged again on a fresh synthetic draw, and a configuration of the search replaces it only when it
+        wins there by ``guard_margin`` (:mod:`metaad.search.guard`); otherwise the returned detector is ``auto``'s
+        (an ``AutoDetector``). None: the search's best reward is taken as it is (the winner's curse included).
     Other parameters
         See :func:`metaad.search.loop.run_search`.
 
     Returns
     -------
     BaseDetector
-        The best configuration's detector, fitted, with ``search_`` (every trial: ``trial``, ``config_id``,
+        The chosen detector, fitted (``auto``'s ``AutoDetector`` when the guard keeps the incumbent), with ``search_`` (every trial: ``trial``, ``config_id``,
         ``family``, ``params_json``, ``reward``, ``evidence``, ``prior``, ``seconds``, ``status``, ``message``...)
-        and ``tuning_`` (``best``, ``reward_definition``, ``settings``, ``stopped_by``, ``history``).
+        and ``tuning_`` (``best``, ``reward_definition``, ``settings``, ``stopped_by``, ``history``, and ``guard``: the
+        fresh-draw comparison, see :mod:`metaad.search.guard`).
 
     Examples
     --------
     >>> import numpy as np, metaad
     >>> X = np.random.RandomState(0).normal(size=(300, 4))
     >>> det = metaad.tune(X, trials=4, batch_size=2, engine="inline", families=["ecod", "hbos", "knn"])
-    >>> det.registry_name in ("ecod", "hbos", "knn"), len(det.search_) >= 4
-    (True, True)
+    >>> det.registry_name in ("auto", "ecod", "hbos", "knn"), len(det.search_) >= 4, det.tuning_["guard"]["choice"] in ("incumbent", "challenger")
+    (True, True, True)
     >>> det.predict(X).shape
     (300,)
     """
@@ -96,7 +105,60 @@ def tune(
         fit_rows=fit_rows, max_fit_rows=max_fit_rows or array.shape[0], families=families, knowledge=knowledge,
         log_dir=log_dir, random_state=random_state, progress=progress,
     )
-    return refit_best(result, array, max_fit_rows=max_fit_rows, contamination=contamination, random_state=random_state)
+    return choose_final(result, array, margin=guard_margin, top=guard_top, knowledge=knowledge, families=families,
+                        max_fit_rows=max_fit_rows, contamination=contamination, random_state=random_state, engine=engine,
+                        workers=workers, ray_address=ray_address, trial_time_limit=trial_time_limit)
+
+
+def choose_final(result: SearchResult, X: np.ndarray, *, margin: float | None = DEFAULT_MARGIN, top: int = DEFAULT_TOP,
+                 auto: Any = None, knowledge: str | os.PathLike[str] | None = None, families: list[str] | None = None,
+                 max_fit_rows: int | None = 5000, contamination: float = 0.1, random_state: int = 0,
+                 engine: str = "local", workers: int | None = None, ray_address: str | None = None,
+                 trial_time_limit: float | None = 120.0, cache: dict[str, Any] | None = None) -> Any:
+    """The detector a search ends with: with labels (or ``margin`` None) its best configuration refitted
+    (:func:`refit_best`); without, ``auto``'s choice unless a configuration of the search beats it on a fresh
+    synthetic draw by ``margin`` (:func:`metaad.search.guard.guard`).
+
+    ``auto`` is an ``AutoDetector`` already fitted on ``X`` with the same settings (fitted here when None);
+    ``cache`` (a dict kept between calls on the same search and table, e.g. at several budgets) keeps the
+    incumbent's fresh evaluation.
+    """
+    from dataclasses import replace
+
+    from metaad.search.guard import guard, incumbent_members
+
+    if margin is None or result.settings.get("labelled"):
+        return refit_best(result, X, max_fit_rows=max_fit_rows, contamination=contamination, random_state=random_state)
+    if auto is None:
+        from metaad.meta.auto import AutoDetector
+
+        auto = AutoDetector(knowledge=knowledge, families=families, max_fit_rows=max_fit_rows,
+                            contamination=contamination, random_state=random_state).fit(X)
+    cache = {} if cache is None else cache
+    decision = guard(result, X, incumbent_members(auto), margin=float(margin), top=int(top), engine=engine,
+                     workers=workers, ray_address=ray_address, trial_time_limit=trial_time_limit,
+                     incumbent_reward=cache.get("incumbent"))
+    cache["incumbent"] = decision.incumbent
+    detector = None
+    if decision.choice == "challenger":
+        sub = result.trials[result.trials["config_id"] == decision.best["config_id"]]
+        try:
+            detector = refit_best(replace(result, trials=sub), X, max_fit_rows=max_fit_rows,
+                                  contamination=contamination, random_state=random_state)
+        except DataError as exc:
+            logger.info("tune: the challenger cannot be fitted on the table (%s); auto's choice is kept", exc)
+    if detector is None:
+        detector = auto
+        incumbent = decision.incumbent
+        detector.tuning_ = {"best": {"config_id": "auto:" + "+".join(auto.ensemble_), "family": "auto",
+                                     "params": {"ensemble": list(auto.ensemble_)},
+                                     "reward": incumbent["reward"], "trial": -1},
+                            "reward_definition": result.reward_definition, "settings": result.settings,
+                            "stopped_by": result.stopped_by, "history": result.history,
+                            "n_fit_rows": int(min(X.shape[0], max_fit_rows or X.shape[0]))}
+        detector.search_ = result.trials.copy()
+    detector.tuning_["guard"] = decision.as_dict()
+    return detector
 
 
 def refit_best(result: SearchResult, X: np.ndarray, *, max_fit_rows: int | None = 5000, contamination: float = 0.1,
@@ -126,4 +188,4 @@ def refit_best(result: SearchResult, X: np.ndarray, *, max_fit_rows: int | None 
     raise DataError(f"none of the {len(ok)} successful configurations of the search could be fitted on data of shape {X.shape}")
 
 
-__all__ = ["SEARCH_ENGINES", "SEARCH_METHODS", "SearchResult", "refit_best", "run_search", "tune"]
+__all__ = ["SEARCH_ENGINES", "SEARCH_METHODS", "SearchResult", "choose_final", "refit_best", "run_search", "tune"]

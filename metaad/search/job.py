@@ -19,6 +19,7 @@ from typing import Any
 
 from metaad._io import atomic_write_text
 from metaad.data.readers import Table
+from metaad.search.guard import DEFAULT_MARGIN, guard, incumbent_members
 from metaad.search.loop import LOG_NAME, SearchResult, run_search
 from metaad.search.report import tuning_html
 
@@ -75,13 +76,31 @@ def tune_table(
     if not marker.exists():  # the folder is ours from now on: a later run (or the final write) may replace it
         target.mkdir(parents=True, exist_ok=True)
         atomic_write_text(marker, json.dumps({"written_by": "metaad", "command": "tune", "input": table.source}, indent=2) + "\n")
+    guard_margin = search_options.pop("guard_margin", DEFAULT_MARGIN)
     result = run_search(X, known, trials=trials, time_limit=time_limit, engine=engine, workers=workers,
                         ray_address=ray_address, log_dir=log_dir, random_state=seed, progress=progress, **search_options)
-    best = result.best
+    best, detector_name, params = result.best, result.best["family"], _params(result.best["params"])
+    guard_info = None
+    if guard_margin is not None and not result.settings["labelled"]:
+        # auto's choice is the incumbent; a configuration of the search must beat it on a fresh draw (guard.py)
+        from metaad.meta.auto import AutoDetector
+
+        auto_params = {k: search_options[k] for k in ("knowledge", "families", "max_fit_rows") if search_options.get(k) is not None}
+        auto_params["knowledge"] = str(auto_params["knowledge"]) if "knowledge" in auto_params else None
+        auto = AutoDetector(random_state=seed, **auto_params).fit(X)
+        decision = guard(result, X, incumbent_members(auto), margin=float(guard_margin), engine=engine, workers=workers,
+                         ray_address=ray_address, trial_time_limit=search_options.get("trial_time_limit", 120.0))
+        guard_info = decision.as_dict()
+        if decision.choice == "challenger":
+            best, detector_name, params = decision.best, decision.best["family"], _params(decision.best["params"])
+        else:
+            best = {"config_id": "auto:" + "+".join(auto.ensemble_), "family": "auto", "params": {"ensemble": list(auto.ensemble_)},
+                    "reward": decision.incumbent["reward"], "trial": -1}
+            detector_name, params = "auto", {k: v for k, v in auto_params.items() if v is not None}
     log_text = (log_dir / LOG_NAME).read_text()
     keep = (*drop, known_anomalies_col) if known_anomalies_col is not None else drop
     detected = detect(
-        table, detector=best["family"], params=_params(best["params"]),
+        table, detector=detector_name, params=params,
         contamination=contamination, seed=seed, out_dir=target, missing=missing, force=True, drop_cols=keep, id_col=id_col)
     # detect replaced the folder as a whole: put the search back beside its outputs
     (target / SEARCH_DIR).mkdir(exist_ok=True)
@@ -91,7 +110,8 @@ def tune_table(
                        title=f"metaad tune: {table.name}", best=best, stopped_by=result.stopped_by)
     atomic_write_text(target / "tuning.html", page)
     metrics = dict(detected.metrics) | {"tuning": {"best": best, "n_trials": int((result.trials["status"] != "cached").sum()),
-                                                   "stopped_by": result.stopped_by, "reward_definition": result.reward_definition}}
+                                                   "stopped_by": result.stopped_by, "reward_definition": result.reward_definition,
+                                                   "guard": guard_info}}
     atomic_write_text(target / "metrics.json", json.dumps(metrics, indent=2, default=str))
     files = dict(detected.files) | {"tuning.html": target / "tuning.html", "search": target / SEARCH_DIR}
     return TuneResult(target, result, metrics, files)
