@@ -405,6 +405,9 @@ def _check_auto(detector: Any, fitted: dict[str, Any], arrays: dict[str, np.ndar
             raise ModelFileError(f"{where.json}: field '{inner.loc}': this member was fitted on {plan.n_features} "
                                  f"features, the model on {n_features}")
         expected |= {prefix + k for k in plan.arrays}
+        if f"reference{i}" in arrays:  # the member's training-row scores that rank it in the ensemble
+            _need(arrays, f"reference{i}", 1, where.arrays, where.key)
+            expected.add(f"reference{i}")
     _refuse_extra(arrays, expected, where.arrays, where.key)
     return n_features
 

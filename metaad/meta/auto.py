@@ -433,6 +433,9 @@ class AutoDetector(BaseDetector):
         arrays: dict[str, np.ndarray] = {"decision_scores": self.decision_scores_}
         members = []
         for i, det in enumerate(self.detectors_):
+            # the member's scores of every training row, which rank its scores in the ensemble: a member fitted on a
+            # sample (max_fit_rows) holds only the sample's own scores
+            arrays[f"reference{i}"] = self._train_sorted_[i]
             inner_arrays, inner_meta = det._get_fitted_state()
             arrays.update({f"member{i}.{k}": v for k, v in inner_arrays.items()})
             members.append({"detector": det.registry_name, "params": _params_for_file(det.get_params(deep=False)),
@@ -456,7 +459,8 @@ class AutoDetector(BaseDetector):
                                       member["fitted"])
                 detectors.append(det)
             self.detectors_ = detectors
-            self._train_sorted_ = [np.sort(d.decision_scores_) for d in detectors]
+            self._train_sorted_ = [np.sort(np.asarray(arrays.get(f"reference{i}", d.decision_scores_), dtype=np.float64))
+                                   for i, d in enumerate(detectors)]  # files before 0.1 hold no reference arrays
             self.selected_, self.candidates_ = meta["selected"], meta["candidates"]
             self.explanation_, self.ensemble_ = meta["explanation"], meta["ensemble"]
             self.n_features_in_ = int(meta["n_features_in"])

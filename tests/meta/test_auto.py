@@ -118,6 +118,14 @@ def test_rank_ensemble_saves_and_loads(knowledge, X, tmp_path) -> None:
     assert json.loads((tmp_path / "model" / "detector.json").read_text())["fitted"]["ensemble"] == det.ensemble_
 
 
+def test_an_ensemble_fitted_on_a_sample_loads_with_the_same_scores(knowledge, X, tmp_path) -> None:
+    """Members fitted on max_fit_rows rows are ranked against every training row's scores, saved with the model."""
+    det = AutoDetector(knowledge=knowledge, hedge_margin=1.0, max_fit_rows=len(X) // 3, random_state=0).fit(X)
+    assert len(det.detectors_) > 1
+    loaded = metaad.load(metaad.save(det, tmp_path / "model"))
+    np.testing.assert_allclose(loaded.decision_function(X), det.decision_function(X), rtol=0, atol=1e-12)
+
+
 def test_families_restrict_the_choice_and_bad_parameters_are_named(knowledge, X) -> None:
     det = AutoDetector(knowledge=knowledge, families=("ecod",), random_state=0).fit(X)
     assert det.selected_["family"] == "ecod"
