@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import warnings
-from typing import Any
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import numpy as np
 
+from metaad._constraints import Check, Interval, Options
 from metaad.detectors._params import make_init
 from metaad.detectors.base import BaseDetector
 from metaad.detectors.registry import get_detector_info, register
@@ -137,6 +140,22 @@ class AutoDetector(BaseDetector):
 
     __init__ = make_init(_DEFAULTS, "AutoDetector")
     _uses_labels = True
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        **BaseDetector._parameter_constraints,
+        "n_candidates": [None, Interval(Integral, 1, None)],
+        "max_per_family": [Interval(Integral, 0, None)],
+        "evidence": [Options(*EVIDENCE)],
+        "evidence_weight": [Interval(Real, 0, None)],
+        "hedge_margin": [Interval(Real, 0, None)],
+        "ensemble_size": [Interval(Integral, 1, None)],
+        "max_fit_rows": [None, Interval(Integral, 1, None)],
+        "min_score_rate": [None, Interval(Real, 0, None, closed="neither")],
+        "prior_strength": [Interval(Real, 0, None)],
+        "families": [None, Check("a tuple of detector names",
+                                 lambda v: not isinstance(v, str) and all(isinstance(f, str) for f in v))],
+        "knowledge": [None, Check("a folder path", lambda v: isinstance(v, (str, os.PathLike)))],
+        "knowledge_dir": [None, Check("a folder path", lambda v: isinstance(v, (str, os.PathLike)))],
+    }
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
@@ -187,28 +206,6 @@ class AutoDetector(BaseDetector):
         self._select_and_fit(array, known, validation)
         self._set_threshold()
         return self
-
-    def _check_params(self) -> None:
-        if not isinstance(self.max_per_family, (int, np.integer)) or isinstance(self.max_per_family, bool) \
-                or self.max_per_family < 0:
-            raise ParameterError(f"auto: max_per_family must be an integer >= 0, got {self.max_per_family!r}")
-        for name in ("n_candidates", "ensemble_size", "max_fit_rows"):
-            value = getattr(self, name)
-            if value is None and name in ("n_candidates", "max_fit_rows"):
-                continue
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ParameterError(f"auto: {name} must be a positive integer, got {value!r}")
-        if self.min_score_rate is not None and (not isinstance(self.min_score_rate, (int, float, np.integer, np.floating))
-                                                or isinstance(self.min_score_rate, bool) or not self.min_score_rate > 0):
-            raise ParameterError(f"auto: min_score_rate must be a number > 0 (rows per second) or None, got {self.min_score_rate!r}")
-        for name in ("prior_strength", "evidence_weight", "hedge_margin"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool) or value < 0:
-                raise ParameterError(f"auto: {name} must be a number >= 0, got {value!r}")
-        if self.evidence not in EVIDENCE:
-            raise ParameterError(f"auto: evidence must be one of {', '.join(EVIDENCE)}, got {self.evidence!r}")
-        if self.families is not None and (isinstance(self.families, str) or not all(isinstance(f, str) for f in self.families)):
-            raise ParameterError(f"auto: families must be a tuple of detector names, got {self.families!r}")
 
     # ------------------------------------------------------------------------------------------- fit
     def _member_params(self) -> dict[str, Any]:

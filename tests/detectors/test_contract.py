@@ -288,7 +288,7 @@ def test_invalid_parameters_are_named(name: str, data) -> None:
 
 #: Detectors whose every parameter has an entry in ``_parameter_constraints`` ("no_validation" included). ``auto``
 #: (meta/auto.py) still checks its own parameters in ``_check_params``; a new detector joins this list.
-FULLY_DECLARED = ["autoencoder", "copod", "deep_svdd", "devnet", "ecod", "hbos", "iforest", "knn", "loda", "lof",
+FULLY_DECLARED = ["auto", "autoencoder", "copod", "deep_svdd", "devnet", "ecod", "hbos", "iforest", "knn", "loda", "lof",
                   "ocsvm", "pca", "vae", "wgan"]
 
 
