@@ -27,6 +27,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from typing import IO, Any
 from pathlib import Path
 
 from metaad.exceptions import MetaADError
@@ -59,16 +60,22 @@ def file_mode() -> int:
     return 0o666 & ~_umask()
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename.
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike[str], mode: str = "wb", *, encoding: str | None = None,
+                newline: str | None = None) -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path`` for writing; on success it replaces ``path`` in one atomic rename.
+
+    The file gets the mode ``open()`` would give it under the umask, is fsynced before the rename, and is removed
+    if the block raises, so ``path`` holds the old content or the whole new one, never a part.
 
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
-    >>> _ = atomic_write_bytes(p, b"hello")
-    >>> p.read_bytes()
-    b'hello'
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+    >>> with atomic_file(p, "w", encoding="utf-8", newline="") as handle:
+    ...     _ = handle.write("a,b\\n")
+    >>> p.read_text()
+    'a,b\\n'
     """
     path = Path(path)
     if path.is_dir():
@@ -80,8 +87,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, file_mode())
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -89,7 +96,22 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+    >>> _ = atomic_write_bytes(p, b"hello")
+    >>> p.read_bytes()
+    b'hello'
+    """
+    with atomic_file(path) as handle:
+        handle.write(data)
+    return Path(path)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:

@@ -10,8 +10,6 @@ whatever the size of the table. ``POST /score/file`` uses both; :func:`score_tab
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from metaad._io import atomic_file
 from metaad.data.preprocessing import MissingValuesWarning
 from metaad.data.readers import _frame_labels
 from metaad.data.schema import Schema
@@ -291,8 +290,6 @@ def score_table(
     model = load_scoring_pipeline(model_dir, chunk_rows)
     inputs = resolve_inputs(source)
     target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
 
     def chunks() -> Iterator[Chunk]:
         first_row = 0
@@ -310,16 +307,10 @@ def score_table(
             n_chunks += 1
             yield chunk
 
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle, warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", MissingValuesWarning)
-            counts = score_frames(model, counted(), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(target, "w", encoding="utf-8", newline="") as handle, \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MissingValuesWarning)
+        counts = score_frames(model, counted(), handle)
     imputed = [w for w in caught if issubclass(w.category, MissingValuesWarning)]
     for other in (w for w in caught if not issubclass(w.category, MissingValuesWarning)):
         warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)

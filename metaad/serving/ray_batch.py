@@ -9,13 +9,13 @@ the workers hold the model and one batch of ``chunk_rows`` rows each.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from metaad._io import atomic_file
 from metaad.exceptions import DataError
 
 
@@ -126,24 +126,15 @@ def _metaad_cause(exc: BaseException) -> BaseException | None:
 
 
 def _write(scored: Any, target: Path) -> tuple[int, int]:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     rows = flagged = 0
     header = True
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            for batch in scored.iter_batches(batch_format="pandas", batch_size=None):
-                lines = pd.concat([pd.DataFrame({"row": np.arange(rows, rows + len(batch))}), batch.reset_index(drop=True)], axis=1)
-                lines.to_csv(handle, header=header, index=False)
-                header = False
-                rows += len(batch)
-                flagged += int(batch["is_anomaly"].sum())
-            if header:
-                handle.write("row,score,is_anomaly\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(target, "w", encoding="utf-8", newline="") as handle:
+        for batch in scored.iter_batches(batch_format="pandas", batch_size=None):
+            lines = pd.concat([pd.DataFrame({"row": np.arange(rows, rows + len(batch))}), batch.reset_index(drop=True)], axis=1)
+            lines.to_csv(handle, header=header, index=False)
+            header = False
+            rows += len(batch)
+            flagged += int(batch["is_anomaly"].sum())
+        if header:
+            handle.write("row,score,is_anomaly\n")
     return rows, flagged
