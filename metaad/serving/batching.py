@@ -43,6 +43,17 @@ def batchable(frame: pd.DataFrame) -> bool:
     return bool(np.isfinite(numbers.to_numpy(dtype=np.float64)).all()) if numbers.shape[1] else True
 
 
+def _settle(futures: list[asyncio.Future[Any]], outcomes: list[Any]) -> None:
+    """Give each waiting request its own outcome: its result, or the exception its rows raised."""
+    for future, outcome in zip(futures, outcomes, strict=True):
+        if future.done():  # its request gave up (timeout, client gone)
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
 class MicroBatcher:
     """Score frames of concurrent requests for one :class:`ServedModel` in combined calls.
 
@@ -96,13 +107,7 @@ class MicroBatcher:
                         if not future.done():
                             future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("scoring stopped"))
                     raise
-                for (_, _, future), outcome in zip(batch, outcomes, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(outcome, BaseException):
-                        future.set_exception(outcome)
-                    else:
-                        future.set_result(outcome)
+                _settle([future for _, _, future in batch], outcomes)
         finally:
             self._running -= 1
 
@@ -187,13 +192,7 @@ class LoopBatcher:
                 outcomes = self._score_batch([m for m, _ in batch])
             except BaseException as exc:  # never leave a request waiting: it gets the error
                 outcomes = [exc if isinstance(exc, Exception) else RuntimeError("scoring stopped")] * len(batch)
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if future.done():
-                    continue
-                if isinstance(outcome, BaseException):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
+            _settle([future for _, future in batch], outcomes)
 
     def _score_alone(self, matrix: np.ndarray) -> Any:
         try:
