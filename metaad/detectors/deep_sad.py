@@ -19,7 +19,6 @@ Without any labelled anomaly (``y`` None or all 0) it is exactly one-class Deep 
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -96,11 +95,7 @@ class DeepSADDetector(DeepSVDDDetector):
     def _train(self, trainer: Trainer, X: torch.Tensor, y: torch.Tensor | None) -> TrainingHistory:
         network = self.network_
         labels = torch.zeros(X.shape[0]) if y is None else y.detach().cpu()
-        if self.pretrain_epochs > 0:
-            pretrainer = copy.copy(trainer)
-            pretrainer.n_epochs = int(self.pretrain_epochs)
-            pretrainer.description = f"{trainer.description} (pretraining)"
-            pretrainer.fit(network, self._reconstruction_loss, X, y)
+        self._pretrain(trainer, X, y)
         network.eval()
         unlabeled_rows = torch.nonzero(labels == 0).squeeze(1).to(X.device)
         with torch.no_grad():

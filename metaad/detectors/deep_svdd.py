@@ -187,13 +187,17 @@ class DeepSVDDDetector(ImageScalingMixin, BaseDeepDetector):
     def _reconstruction_loss(network: nn.Module, xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
         return reconstruction_error(xb, network.decoder(network.encoder(xb)), reduction="mean")
 
-    def _train(self, trainer: Trainer, X: torch.Tensor, y: torch.Tensor | None) -> TrainingHistory:
-        network = self.network_
+    def _pretrain(self, trainer: Trainer, X: torch.Tensor, y: torch.Tensor | None) -> None:
+        """Train the encoder-decoder on reconstruction for ``pretrain_epochs`` (the paper's autoencoder warm start)."""
         if self.pretrain_epochs > 0:
             pretrainer = copy.copy(trainer)
             pretrainer.n_epochs = int(self.pretrain_epochs)
             pretrainer.description = f"{trainer.description} (pretraining)"
-            pretrainer.fit(network, self._reconstruction_loss, X, y)
+            pretrainer.fit(self.network_, self._reconstruction_loss, X, y)
+
+    def _train(self, trainer: Trainer, X: torch.Tensor, y: torch.Tensor | None) -> TrainingHistory:
+        network = self.network_
+        self._pretrain(trainer, X, y)
         network.eval()
         with torch.no_grad():
             chunk = max(trainer.batch_size, 4096)
