@@ -65,15 +65,7 @@ def fitted(data) -> dict[str, metaad.BaseDetector]:
 QUALITY_CASES = [(name, 0) for name in ALL if name not in DEEP] + [(name, seed) for name in DEEP for seed in (0, 1, 2)]
 
 
-def _quality_marks(name: str, seed: int):
-    if name == "deep_svdd":
-        # deep_svdd inverts on this data for some seeds (issue: random_state=0 scores outliers lower); the fix
-        # is in deep_svdd.py, owned by the deep-detector engineer. Remove this mark when it lands.
-        return [pytest.mark.xfail(strict=False, reason="deep_svdd inverts on trivial data for some seeds (fix pending in deep_svdd.py)")]
-    return []
-
-
-@pytest.mark.parametrize(("name", "seed"), [pytest.param(n, s, marks=_quality_marks(n, s)) for n, s in QUALITY_CASES])
+@pytest.mark.parametrize(("name", "seed"), QUALITY_CASES)  # deep_svdd included: its inversion (issue 11) is fixed
 def test_quality_floor_on_planted_outliers(name: str, seed: int) -> None:
     """AUROC >= 0.8 on training and new rows (River's quality check): catches a sign flip in any detector."""
     X, y = planted(seed=10 + seed)
