@@ -77,6 +77,16 @@ def test_chunks_never_exceed_the_bound(model_dirs, new_table, tmp_path):
     assert len(sizes) > 1 and sum(sizes) == 500  # CSV blocks of ~37 x 64 bytes
 
 
+def test_the_scores_file_gets_the_mode_of_every_other_output(model_dirs, new_table, tmp_path):
+    from metaad._io import file_mode
+
+    source = tmp_path / "new.csv"
+    new_table.drop(columns=["label"]).to_csv(source, index=False)
+    score_table(model_dirs["iforest"], source, tmp_path / "scores.csv", chunk_rows=100)
+    assert (tmp_path / "scores.csv").stat().st_mode & 0o777 == file_mode()  # not mkstemp's 0600
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_imputation_is_warned_about_once(model_dirs, new_table, tmp_path):
     new_table.to_parquet(tmp_path / "t.parquet")
     with pytest.warns(UserWarning) as caught:
