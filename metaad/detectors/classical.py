@@ -32,6 +32,7 @@ class PyODAdapter(BaseDetector):
     _seeded: bool = False
     _tail_score: str = ""
     _test_params: dict[str, Any] = {}
+    _adjust_kwargs: Any = None
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
@@ -53,7 +54,6 @@ class PyODAdapter(BaseDetector):
                 check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         module_name, _, class_name = self._pyod_path.rpartition(".")
         cls = getattr(importlib.import_module(module_name), class_name)
-        model = cls(**self._pyod_kwargs())
         if isinstance(self.__dict__.get("n_neighbors"), int) and self.n_neighbors >= X.shape[0]:
             raise ParameterError(
                 f"{self.registry_name}: n_neighbors={self.n_neighbors} needs more than {self.n_neighbors} training rows, "
@@ -64,6 +64,10 @@ class PyODAdapter(BaseDetector):
         self.informative_columns_ = np.flatnonzero(spread > 1e-12 * np.maximum(1.0, np.abs(X).max(axis=0)))
         if self.informative_columns_.size == 0:
             raise DataError(f"all {X.shape[1]} columns are constant in the training data: nothing to detect")
+        kwargs = self._pyod_kwargs()
+        if self._adjust_kwargs is not None:
+            kwargs = self._adjust_kwargs(X[:, self.informative_columns_], kwargs)
+        model = cls(**kwargs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=FutureWarning)
             warnings.simplefilter("ignore", category=DeprecationWarning)
@@ -167,6 +171,40 @@ class ClassicalSpec:
     test_params: dict[str, Any] | None = None
     #: "ecod" or "copod": score new rows against the training data alone (see :func:`tail_probability_scores`).
     tail_score: str = ""
+    #: ``f(X, kwargs) -> kwargs``: PyOD's arguments adjusted to the training data (see :func:`pca_rank_kwargs`).
+    adjust_kwargs: Any = None
+
+
+#: Principal components explaining less than this share of the variance are numerically zero.
+PCA_MIN_VARIANCE_RATIO = 1e-9
+
+
+def pca_rank_kwargs(X: np.ndarray, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """PyOD PCA's arguments with ``n_components`` capped at the data's numerical rank.
+
+    PyOD's weighted PCA divides each row's distance to a component by that component's share of the variance;
+    collinear columns give a component with a share of about 1e-17, and every score becomes infinite (cardio:
+    21 columns of rank 20). Components explaining less than :data:`PCA_MIN_VARIANCE_RATIO` of the (standardized,
+    when ``standardization``) variance are left out; an integer ``n_components`` above the rank is lowered to
+    it, and ``n_components=None`` (all) becomes the rank. Fractional and "mle" values are PyOD's to handle.
+
+    Examples
+    --------
+    >>> X = np.random.RandomState(0).normal(size=(100, 3))
+    >>> X = np.c_[X, X[:, 0] + X[:, 1]]  # a fourth column that adds no direction
+    >>> pca_rank_kwargs(X, {"n_components": None, "standardization": True})["n_components"]
+    3
+    """
+    n_components = kwargs.get("n_components")
+    if n_components is not None and not isinstance(n_components, (int, np.integer)):
+        return kwargs
+    Z = X - X.mean(axis=0)
+    if kwargs.get("standardization", True):
+        Z = Z / np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
+    variance = np.linalg.svd(Z, compute_uv=False) ** 2
+    rank = max(1, int((variance / max(variance.sum(), np.finfo(float).tiny) > PCA_MIN_VARIANCE_RATIO).sum()))
+    limit = min(rank, X.shape[0] - 1) if X.shape[0] > 1 else rank
+    return kwargs | {"n_components": max(1, min(limit, int(n_components) if n_components is not None else limit))}
 
 
 _POSITIVE_INT = [Interval(Integral, 1, None)]
@@ -204,7 +242,7 @@ CLASSICAL_SPECS: tuple[ClassicalSpec, ...] = (
     ClassicalSpec("pca", "PCADetector", "pyod.models.pca.PCA",
                   "PCA: weighted distance to the principal subspace (Shyu et al. 2003).",
                   {"n_components": None, "whiten": False, "weighted": True, "standardization": True},
-                  seeded=True),
+                  seeded=True, adjust_kwargs=pca_rank_kwargs),
     ClassicalSpec("loda", "LODADetector", "pyod.models.loda.LODA",
                   "LODA: ensemble of one-dimensional histograms on random projections (Pevny 2016).",
                   {"n_bins": 10, "n_random_cuts": 100}, seeded=True,
@@ -238,6 +276,7 @@ def _make_adapter(spec: ClassicalSpec) -> type[PyODAdapter]:
                                        **(spec.constraints or {})},
             "_test_params": dict(spec.test_params or {}),
             "_tail_score": spec.tail_score,
+            "_adjust_kwargs": staticmethod(spec.adjust_kwargs) if spec.adjust_kwargs is not None else None,
         },
     )
     return register(spec.name, family="classical", description=spec.description)(cls)
@@ -246,4 +285,4 @@ def _make_adapter(spec: ClassicalSpec) -> type[PyODAdapter]:
 for _spec in CLASSICAL_SPECS:
     globals()[_spec.class_name] = _make_adapter(_spec)
 
-__all__ = ["CLASSICAL_SPECS", "ClassicalSpec", "PyODAdapter", "tail_probability_scores"] + [s.class_name for s in CLASSICAL_SPECS]
+__all__ = ["CLASSICAL_SPECS", "PCA_MIN_VARIANCE_RATIO", "ClassicalSpec", "PyODAdapter", "pca_rank_kwargs", "tail_probability_scores"] + [s.class_name for s in CLASSICAL_SPECS]
