@@ -494,5 +494,33 @@ def check_pipeline(document: Any, path: Path) -> dict[str, Any]:
     return validate(PipelineMeta, document, str(path)).model_dump()
 
 
+class SearchDocument(_Document):
+    """``search.json`` (a model chosen by ``metaad.tune``): the search's summary and its trial log."""
+
+    tuning: dict[str, JsonValue]
+    trials: Annotated[list[dict[str, JsonValue]], Field(max_length=1_000_000)]
+    columns: list[str]
+
+
+def check_search(document: Any, path: Path) -> dict[str, Any]:
+    """The validated ``search.json``: ``tuning`` (a dict) and ``trials`` (records with the listed ``columns``).
+
+    Examples
+    --------
+    >>> check_search({"tuning": {"best": {"reward": 0.9}}, "trials": [{"trial": 0}], "columns": ["trial"]}, Path("search.json"))["columns"]
+    ['trial']
+    >>> check_search({"tuning": {}, "trials": [{"trial": 0, "x": 1}], "columns": ["trial"]}, Path("search.json"))
+    Traceback (most recent call last):
+    ...
+    metaad.exceptions.ModelFileError: search.json: field 'trials.0': has 'x', which is not one of the columns ['trial']
+    """
+    doc = validate(SearchDocument, document, str(path))
+    for i, record in enumerate(doc.trials):
+        extra = sorted(set(record) - set(doc.columns))
+        if extra:
+            raise ModelFileError(f"{path}: field 'trials.{i}': has {extra[0]!r}, which is not one of the columns {doc.columns}")
+    return doc.model_dump()
+
+
 __all__ = ["FORMAT", "FORMAT_VERSION", "LOAD_LIMITS", "DetectorPlan", "check_detector", "check_manifest",
-           "check_pipeline", "check_preprocessor", "renamed_params", "validate"]
+           "check_pipeline", "check_preprocessor", "check_search", "renamed_params", "validate"]

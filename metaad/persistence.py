@@ -6,6 +6,7 @@ A saved model is a directory::
     detector.json        registry name, parameters, fitted metadata
     detector.safetensors fitted arrays (network weights, scaler, training scores, ...)
     preprocessor.json    (pipelines only) the fitted TabularPreprocessor state
+    search.json          (models chosen by :func:`metaad.tune` only) ``tuning_`` and the trial log ``search_``
 
 Loading never executes code from the file: no pickle, and the detector class is looked up by its
 registered name only. Before anything is built, the whole folder is checked (:mod:`metaad._model_schema`):
@@ -27,7 +28,8 @@ from safetensors.numpy import save_file
 from metaad._io import atomic_directory, owned_folder_check
 from metaad._params_json import _json_safe, _params_for_file
 from metaad._model_files import read_arrays, read_json, refuse_links
-from metaad._model_schema import FORMAT, FORMAT_VERSION, DetectorPlan, check_detector, check_manifest, check_pipeline, check_preprocessor
+from metaad._model_schema import (FORMAT, FORMAT_VERSION, DetectorPlan, check_detector, check_manifest, check_pipeline,
+                                  check_preprocessor, check_search)
 from metaad._version import __version__
 from metaad.exceptions import MetaADError, ModelFileError
 
@@ -47,7 +49,45 @@ def _write_detector(detector: Any, folder: Path) -> dict[str, Any]:
         "fitted": _json_safe(meta),
     }
     (folder / "detector.json").write_text(json.dumps(document, indent=2))
+    _write_search(detector, folder)
     return document
+
+
+SEARCH_FILE = "search.json"
+
+
+def _write_search(detector: Any, folder: Path) -> None:
+    """``search.json`` for a detector that :func:`metaad.tune` chose: its ``tuning_`` and ``search_`` (trial log)."""
+    trials = getattr(detector, "search_", None)
+    tuning = getattr(detector, "tuning_", None)
+    if trials is None or tuning is None:
+        return
+    document = {"tuning": tuning, "trials": trials.to_dict(orient="records"), "columns": [str(c) for c in trials.columns]}
+    (folder / SEARCH_FILE).write_text(json.dumps(_finite_json(_json_safe(document)), indent=2))
+
+
+def _finite_json(value: Any) -> Any:
+    """``value`` with NaN and infinities as None (JSON has neither)."""
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_json(v) for v in value]
+    return None if isinstance(value, float) and not np.isfinite(value) else value
+
+
+def _checked_search(folder: Path) -> dict[str, Any] | None:
+    """The checked ``search.json`` of ``folder``, or None when it has none."""
+    return check_search(read_json(folder, SEARCH_FILE), folder / SEARCH_FILE) if (folder / SEARCH_FILE).exists() else None
+
+
+def _attach_search(detector: Any, search: dict[str, Any] | None) -> Any:
+    """``detector`` with ``tuning_`` and ``search_`` (a DataFrame) restored from a checked ``search.json``."""
+    if search is not None:
+        import pandas as pd
+
+        detector.tuning_ = search["tuning"]
+        detector.search_ = pd.DataFrame.from_records(search["trials"], columns=search["columns"])
+    return detector
 
 
 def _build(plan: DetectorPlan) -> Any:
@@ -136,9 +176,11 @@ def load(path: str | os.PathLike[str]) -> Any:
     if manifest.kind == "pipeline":
         state = check_preprocessor(read_json(folder, "preprocessor.json"), folder / "preprocessor.json", plan.n_features)
         meta = check_pipeline(read_json(folder, "pipeline.json"), folder / "pipeline.json")
-        detector = _build(plan)
+        search = _checked_search(folder)
+        detector = _attach_search(_build(plan), search)
         try:
             return AnomalyPipeline._from_saved(folder, detector, state, meta)
         except MetaADError as exc:
             raise ModelFileError(f"{folder / 'preprocessor.json'}: the saved state cannot be restored: {exc}") from None
-    return _build(plan)
+    search = _checked_search(folder)
+    return _attach_search(_build(plan), search)

@@ -94,6 +94,7 @@ def test_tune_keeps_auto_when_nothing_beats_it_and_the_result_saves_and_loads(X:
     loaded = metaad.load(metaad.save(det, tmp_path / "model"))
     np.testing.assert_allclose(loaded.decision_function(X), det.decision_function(X))
     json.dumps(det.tuning_["guard"])  # the guard's summary is plain JSON
+    assert loaded.tuning_["guard"] == json.loads(json.dumps(det.tuning_["guard"])) and len(loaded.search_) == len(det.search_)
 
 
 def test_the_guard_refuses_a_labelled_search_and_a_negative_margin(X: np.ndarray) -> None:

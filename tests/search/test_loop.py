@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import metaad
@@ -134,6 +135,9 @@ def test_tune_returns_the_best_configuration_fitted_and_it_saves_and_loads(X: np
     assert len(det.search_) >= 4
     loaded = metaad.load(metaad.save(det, tmp_path / "model"))
     np.testing.assert_allclose(loaded.decision_function(X), det.decision_function(X))
+    # the trial log and the search's summary come back with the model (search.json)
+    pd.testing.assert_frame_equal(loaded.search_, det.search_, check_dtype=False)
+    assert loaded.tuning_ == json.loads(json.dumps(det.tuning_))
 
 
 def test_bad_settings_are_refused(X: np.ndarray) -> None:
