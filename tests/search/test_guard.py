@@ -87,8 +87,8 @@ def test_the_fresh_draw_is_independent_of_the_search_draw(X: np.ndarray) -> None
 
 def test_tune_keeps_auto_when_nothing_beats_it_and_the_result_saves_and_loads(X: np.ndarray, monkeypatch, tmp_path) -> None:
     _planted(monkeypatch, {f: 0.0 for f in FAST})  # every challenger is worthless on every draw
-    # max_fit_rows=None: an AutoDetector fitted on a subsample does not reload to the same scores (auto.py, reported)
-    det = metaad.tune(X, trials=4, batch_size=2, engine="inline", families=FAST, fit_rows=200, max_fit_rows=None)
+    # max_fit_rows=300 of the 400 rows: auto fitted on a subsample reloads to the same scores
+    det = metaad.tune(X, trials=4, batch_size=2, engine="inline", families=FAST, fit_rows=200, max_fit_rows=300)
     assert det.registry_name == "auto" and det.tuning_["guard"]["choice"] == "incumbent"
     assert det.tuning_["best"]["params"]["ensemble"] == det.ensemble_ and len(det.search_) >= 4
     loaded = metaad.load(metaad.save(det, tmp_path / "model"))
