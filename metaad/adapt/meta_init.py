@@ -4,7 +4,7 @@ Meta-training sees many one-class tasks that share a feature space (MNIST digits
 or entities) and learns initial weights from which a few gradient steps on a small normal sample of a *new*
 task give a good detector. Two meta-objectives:
 
-* ``"one-class"`` (the default; first-order OC-MAML, Frikha et al. 2021): each meta-iteration draws
+* ``"one-class"`` (first-order OC-MAML, Frikha et al. 2021; for few-shot one-class detection of a new task): each meta-iteration draws
   ``tasks_per_iteration`` tasks; for each, a copy of the network is fine-tuned exactly as :meth:`adapt` does at
   test time (``inner_steps`` Adam steps at ``adapt_learning_rate`` on ``k`` normal rows of the task, the one
   trainer, the trimmed loss), and the adapted copy is scored on a query set: other normal rows of the task and
@@ -12,11 +12,13 @@ task give a good detector. Two meta-objectives:
   errors (:func:`one_class_meta_loss`); its gradient at the adapted weights (first order) updates the
   initialization with Adam. The initialization learns to *specialize* in a few steps: normal rows of the new
   task reconstructed well, everything else badly.
-* ``"reptile"`` (Nichol et al. 2018): each meta-iteration trains a copy on one task for ``inner_steps`` steps
+* ``"reptile"`` (Nichol et al. 2018; the default, kept for drift adaptation): each meta-iteration trains a copy on one task for ``inner_steps`` steps
   of the reconstruction loss and moves the initialization towards the adapted weights:
   ``theta <- theta + epsilon * (phi - theta)``, ``epsilon`` annealed linearly from ``meta_learning_rate`` to 0.
-  It learns a generalist autoencoder that also reconstructs the other tasks' rows, so a few steps on a new task
-  separate it less well (benchmarks/results/meta_init.md).
+  It learns a generalist autoencoder that also reconstructs the other tasks' rows: a good start for
+  re-learning a drifted window quickly (``StreamDetector(adapt="meta")`` meta-trains it on segments of the
+  reference window), but a few steps on a new task then separate that task from the others less well than from
+  the one-class initialization (benchmarks/results/meta_init.md).
 
 :meth:`ReptileInitialization.adapt` builds an ordinary ``autoencoder`` detector from the initialization and
 fine-tunes it (``partial_fit``); the result is saved with :func:`metaad.save` like any model. The
@@ -108,14 +110,17 @@ class ReptileInitialization:
     standardize : bool, default=True
         Standardize with the pooled mean and standard deviation of the meta-training tasks (saved with the
         initialization and used by every adapted detector); False for inputs already on a common scale.
-    objective : {"one-class", "reptile"}, default="one-class"
-        The meta-objective. "one-class" needs at least two tasks (the negatives are the other tasks' rows);
+    objective : {"reptile", "one-class"}, default="reptile"
+        The meta-objective (see the module docstring): "one-class" for few-shot one-class detection of a new
+        task, "reptile" (the default, what ``StreamDetector``'s drift adaptation was measured with) for re-learning
+        a shifted distribution quickly. "one-class" needs at least two tasks (the negatives are the other tasks' rows);
         with a single task it falls back to "reptile" with a warning (``objective_`` records which ran).
     n_iterations : int, default=300
         Meta-iterations.
-    inner_steps : int, default=20
+    inner_steps : int, default=10
         Adam steps of the inner fine-tune per task and meta-iteration; for "one-class" also the default number
-        of steps of :meth:`adapt`, so that test time repeats what meta-training optimized.
+        of steps of :meth:`adapt`, so that test time repeats what meta-training optimized (20 in the MNIST
+        benchmark).
     inner_batch_size : int, default=32
         Batch size of the inner fine-tune and of the adapted detectors.
     inner_learning_rate : float, default=1e-3
@@ -150,8 +155,9 @@ class ReptileInitialization:
     --------
     >>> rng = np.random.RandomState(0)
     >>> tasks = [rng.normal(m, 1.0, size=(100, 4)) for m in (-2.0, 0.0, 2.0)]
-    >>> init = ReptileInitialization(hidden_sizes=(8,), latent_size=2, n_iterations=10, random_state=0).fit(tasks)
-    >>> det = init.adapt(rng.normal(1.0, 1.0, size=(30, 4)))
+    >>> init = ReptileInitialization(hidden_sizes=(8,), latent_size=2, objective="one-class", n_iterations=10,
+    ...                              random_state=0).fit(tasks)
+    >>> det = init.adapt(rng.normal(1.0, 1.0, size=(30, 4)))   # inner_steps steps, as meta-trained
     >>> det.registry_name, det.decision_function(np.zeros((2, 4))).shape
     ('autoencoder', (2,))
     """
@@ -163,9 +169,9 @@ class ReptileInitialization:
         latent_size: int = 8,
         activation: str = "relu",
         standardize: bool = True,
-        objective: str = "one-class",
+        objective: str = "reptile",
         n_iterations: int = 300,
-        inner_steps: int = 20,
+        inner_steps: int = 10,
         inner_batch_size: int = 32,
         inner_learning_rate: float = 1e-3,
         meta_learning_rate: float | None = None,
@@ -332,9 +338,12 @@ class ReptileInitialization:
               random_state: Any = None) -> Any:
         """A fitted ``autoencoder`` detector: the initialization fine-tuned ``n_steps`` steps on the normal rows ``X``.
 
-        ``n_steps`` None: ``inner_steps``, the fine-tune that meta-training optimized."""
+        ``n_steps`` None: ``inner_steps`` for the one-class objective (the fine-tune that meta-training
+        optimized), 50 for Reptile."""
         det = self.detector(contamination=contamination, template=template, random_state=random_state)
-        return det.partial_fit(X, n_steps=int(self.inner_steps) if n_steps is None else n_steps)
+        if n_steps is None:
+            n_steps = int(self.inner_steps) if getattr(self, "objective_", self.objective) == "one-class" else 50
+        return det.partial_fit(X, n_steps=n_steps)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> Path:

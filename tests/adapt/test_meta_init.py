@@ -26,7 +26,7 @@ def test_one_class_iteration_matches_a_hand_computed_first_order_update() -> Non
     a, b = torch.tensor([1.0, -0.5, 0.2]), torch.tensor([-0.3, 0.8, 1.1])
     tasks = [a.repeat(20, 1), b.repeat(20, 1)]
     inner_lr, outer_lr = 0.01, 0.003
-    init = ReptileInitialization(hidden_sizes=(4,), latent_size=2, inner_steps=1, tasks_per_iteration=1, support_sizes=(5,),
+    init = ReptileInitialization(hidden_sizes=(4,), latent_size=2, objective="one-class", inner_steps=1, tasks_per_iteration=1, support_sizes=(5,),
                                  n_query=6, adapt_learning_rate=inner_lr, trim_fraction=0.0)
     torch.manual_seed(0)
     network = init._network(3)
@@ -79,7 +79,7 @@ def test_one_class_meta_init_separates_a_new_digit_in_few_steps() -> None:
     train = [d[:-30] for i, d in enumerate(digits) if i != 8]
     negatives = np.vstack([d[-30:] for i, d in enumerate(digits) if i != 8])
     labels = np.r_[np.zeros(len(new) - 10), np.ones(len(negatives))]
-    kwargs = dict(hidden_sizes=(32,), latent_size=8, standardize=False, inner_steps=20, support_sizes=(10,), n_query=32,
+    kwargs = dict(hidden_sizes=(32,), latent_size=8, standardize=False, objective="one-class", inner_steps=20, support_sizes=(10,), n_query=32,
                   tasks_per_iteration=2, random_state=0)
     auroc = {}
     for name, init in (("meta", MetaInitialization(n_iterations=60, **kwargs)),
@@ -125,9 +125,11 @@ def test_meta_init_adapts_better_than_an_untrained_network_in_few_steps() -> Non
 
 
 def test_save_load_round_trip_and_damaged_files(tmp_path) -> None:
-    init = ReptileInitialization(hidden_sizes=(8,), latent_size=2, n_iterations=5, random_state=0).fit(_tasks(1, [0.0, 1.0]))
+    init = ReptileInitialization(hidden_sizes=(8,), latent_size=2, objective="one-class", n_iterations=5, random_state=0).fit(
+        _tasks(1, [0.0, 1.0]))
     folder = init.save(tmp_path / "init")
     assert ReptileInitialization.load(folder).get_params() == init.get_params()
+    assert ReptileInitialization.load(folder).objective_ == "one-class"
     assert sorted(p.name for p in folder.iterdir()) == ["init.json", "init.safetensors"]
     loaded = ReptileInitialization.load(folder)
     X = _tasks(2, [0.5])[0]
@@ -138,6 +140,12 @@ def test_save_load_round_trip_and_damaged_files(tmp_path) -> None:
     again = metaad.load(metaad.save(a, tmp_path / "model"))
     np.testing.assert_allclose(again.decision_function(X), a.decision_function(X), rtol=1e-6)
     document = json.loads((folder / "init.json").read_text())
+    # a folder written before the one-class objective existed is a Reptile initialization
+    old_params = {k: v for k, v in document["params"].items()
+                  if k not in ("objective", "tasks_per_iteration", "support_sizes", "n_query", "trim_fraction")}
+    old = {k: v for k, v in document.items() if k != "objective_"}
+    (folder / "init.json").write_text(json.dumps({**old, "params": old_params}))
+    assert ReptileInitialization.load(folder).objective_ == "reptile"
     (folder / "init.json").write_text(json.dumps({**document, "format_version": 99}))
     with pytest.raises(ModelFileError, match="not a metaad-meta-init file"):
         ReptileInitialization.load(folder)
@@ -156,7 +164,8 @@ def test_errors_are_named() -> None:
     with pytest.raises(ParameterError, match="support_sizes"):
         ReptileInitialization(support_sizes=(0,)).fit([np.zeros((5, 2)), np.ones((5, 2))])
     with pytest.warns(UserWarning, match="at least two tasks"):
-        single = ReptileInitialization(hidden_sizes=(4,), latent_size=2, n_iterations=2, random_state=0).fit([np.zeros((5, 2))])
+        single = ReptileInitialization(hidden_sizes=(4,), latent_size=2, objective="one-class", n_iterations=2,
+                                       random_state=0).fit([np.zeros((5, 2))])
     assert single.objective_ == "reptile"
     tasks = segment_tasks(np.random.RandomState(0).normal(size=(200, 3)), n_tasks=3, random_state=0)
     assert len(tasks) == 3 and all(len(t) >= 16 for t in tasks)
