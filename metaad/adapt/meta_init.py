@@ -4,21 +4,21 @@ Meta-training sees many one-class tasks that share a feature space (MNIST digits
 or entities) and learns initial weights from which a few gradient steps on a small normal sample of a *new*
 task give a good detector. Two meta-objectives:
 
-* ``"one-class"`` (first-order OC-MAML, Frikha et al. 2021; for few-shot one-class detection of a new task): each meta-iteration draws
-  ``tasks_per_iteration`` tasks; for each, a copy of the network is fine-tuned exactly as :meth:`adapt` does at
-  test time (``inner_steps`` Adam steps at ``adapt_learning_rate`` on ``k`` normal rows of the task, the one
-  trainer, the trimmed loss), and the adapted copy is scored on a query set: other normal rows of the task and
-  rows of the *other* tasks, the negatives. The outer loss is a soft-AUROC surrogate on the reconstruction
-  errors (:func:`one_class_meta_loss`); its gradient at the adapted weights (first order) updates the
-  initialization with Adam. The initialization learns to *specialize* in a few steps: normal rows of the new
-  task reconstructed well, everything else badly.
-* ``"reptile"`` (Nichol et al. 2018; the default, kept for drift adaptation): each meta-iteration trains a copy on one task for ``inner_steps`` steps
-  of the reconstruction loss and moves the initialization towards the adapted weights:
-  ``theta <- theta + epsilon * (phi - theta)``, ``epsilon`` annealed linearly from ``meta_learning_rate`` to 0.
-  It learns a generalist autoencoder that also reconstructs the other tasks' rows: a good start for
-  re-learning a drifted window quickly (``StreamDetector(adapt="meta")`` meta-trains it on segments of the
-  reference window), but a few steps on a new task then separate that task from the others less well than from
-  the one-class initialization (benchmarks/results/meta_init.md).
+* ``"one-class"`` (first-order OC-MAML, Frikha et al. 2021; for few-shot one-class detection of a new task):
+  each meta-iteration draws ``tasks_per_iteration`` tasks; for each, a copy of the network is fine-tuned exactly
+  as :meth:`adapt` does at test time (``inner_steps`` Adam steps at ``adapt_learning_rate`` on ``k`` normal rows
+  of the task, the one trainer, the trimmed loss), and the adapted copy is scored on a query set: other normal
+  rows of the task and rows of the *other* tasks, the negatives. The outer loss is a soft-AUROC surrogate on the
+  reconstruction errors (:func:`one_class_meta_loss`); its gradient at the adapted weights (first order)
+  updates the initialization with Adam. The initialization learns to *specialize* in a few steps: normal rows
+  of the new task reconstructed well, everything else badly.
+* ``"reptile"`` (Nichol et al. 2018; the default, kept for drift adaptation): each meta-iteration trains a copy
+  on one task for ``inner_steps`` steps of the reconstruction loss and moves the initialization towards the
+  adapted weights: ``theta <- theta + epsilon * (phi - theta)``, ``epsilon`` annealed linearly from
+  ``meta_learning_rate`` to 0. It learns a generalist autoencoder that also reconstructs the other tasks' rows:
+  a good start for re-learning a drifted window quickly (``StreamDetector(adapt="meta")`` meta-trains it on
+  segments of the reference window), but a few steps on a new task then separate that task from the others less
+  well than from the one-class initialization (benchmarks/results/meta_init.md).
 
 :meth:`ReptileInitialization.adapt` builds an ordinary ``autoencoder`` detector from the initialization and
 fine-tunes it (``partial_fit``); the result is saved with :func:`metaad.save` like any model. The
@@ -223,7 +223,8 @@ class ReptileInitialization:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 10:
                 raise ParameterError(f"{name} must be in (0, 10], got {value!r}")
-        if isinstance(self.trim_fraction, bool) or not isinstance(self.trim_fraction, (int, float)) or not 0 <= self.trim_fraction < 0.5:
+        trim = self.trim_fraction
+        if isinstance(trim, bool) or not isinstance(trim, (int, float)) or not 0 <= trim < 0.5:
             raise ParameterError(f"trim_fraction must be in [0, 0.5), got {self.trim_fraction!r}")
 
     def _network(self, n_features: int) -> MLPAutoencoder:
@@ -262,7 +263,8 @@ class ReptileInitialization:
         generator = torch.Generator().manual_seed(seed)
         self.meta_loss_: list[float] = []
         if self.objective_ == "one-class":
-            outer = torch.optim.Adam(network.parameters(), lr=1e-3 if self.meta_learning_rate is None else float(self.meta_learning_rate))
+            outer_lr = 1e-3 if self.meta_learning_rate is None else float(self.meta_learning_rate)
+            outer = torch.optim.Adam(network.parameters(), lr=outer_lr)
             for _ in range(int(self.n_iterations)):
                 self.meta_loss_.append(self._one_class_iteration(network, outer, scaled, rng, generator))
         else:
