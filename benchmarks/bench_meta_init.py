@@ -187,7 +187,7 @@ def summarize(path: Path, wall_seconds: float | None = None, jobs: int = 1) -> s
         chosen = {m: rows[(rows.method == m) & (rows.steps == best[m][0])].set_index("digit").auroc for m in best}
         per_digit.append(pd.DataFrame(chosen).assign(k=k))
         wins = int(((chosen["meta-init"] > chosen["pooled"]) & (chosen["meta-init"] > chosen["scratch"])).sum())
-        fixed = rows[(rows.method == "meta-init") & (rows.steps == META_STEPS)].auroc.mean()
+        fixed = float(mean[("meta-init", META_STEPS, k)])
         reptile = rows[rows.method == "reptile"].auroc
         cells = [f"{fixed:.4f}"] + [f"{best[m][1]:.4f} ({best[m][0]})" for m in best]
         lines.append(f"| {k} | " + " | ".join(cells) + f" | {reptile.mean():.4f} | {wins}/{len(chosen['meta-init'])} |"
