@@ -45,8 +45,11 @@ from metaad.exceptions import DataError, ModelFileError, ParameterError
 #: The default members: one or two of each classical family that is cheap at 35,000 rows when fitted on a
 #: 5,000-row sample (XGBOD's own list, 41 detectors including 11 one-class SVMs, took minutes there).
 DEFAULT_MEMBERS: tuple[str, ...] = (
-    "iforest", "knn", 'knn:{"n_neighbors": 20, "method": "mean"}', "lof", 'lof:{"n_neighbors": 50}',
-    "hbos", "ecod", "copod", "pca",
+    "iforest", 'iforest:{"max_features": 0.5}', "hbos", 'hbos:{"n_bins": 5}', 'hbos:{"n_bins": 30}', "ecod", "copod",
+    "pca", "loda", "ocsvm",
+    *(f'knn:{{"n_neighbors": {k}}}' for k in (1, 3, 5, 10, 20, 30, 50)),
+    *(f'knn:{{"method": "mean", "n_neighbors": {k}}}' for k in (1, 3, 5, 10, 20, 30, 50)),
+    *(f'lof:{{"n_neighbors": {k}}}' for k in (2, 3, 5, 10, 20, 30, 50)),
 )
 
 _DEFAULTS: dict[str, Any] = {
@@ -61,12 +64,15 @@ _DEFAULTS: dict[str, Any] = {
     "max_leaf_nodes": 15,
     "min_samples_leaf": 5,
     "l2_regularization": 1.0,
-    "consensus_weight": 3.0,
+    "consensus_weight": "auto",
+    "n_consensus": 5,
     "contamination": 0.1,
     "threshold": None,
     "random_state": None,
 }
 PU_WEIGHTING: tuple[Any, ...] = ("consensus", None)
+#: The consensus weight with five known anomalies when ``consensus_weight="auto"`` (see :class:`StackedDetector`).
+AUTO_CONSENSUS_WEIGHT = 3.0
 
 
 def parse_member(spec: str) -> tuple[str, dict[str, Any]]:
@@ -200,8 +206,12 @@ class StackedDetector(BaseDetector):
                 raise ParameterError(f"stacked: {name} must be a number > {max(low, 0)}, got {value!r}"
                                      if low == 0 else f"stacked: {name} must be a number >= 0, got {value!r}")
         share = self.consensus_weight
-        if isinstance(share, bool) or not isinstance(share, (int, float, np.integer, np.floating)) or not share >= 0:
-            raise ParameterError(f"stacked: consensus_weight must be a number >= 0, got {share!r}")
+        if share != "auto" and (isinstance(share, bool) or not isinstance(share, (int, float, np.integer, np.floating))
+                                or not share >= 0):
+            raise ParameterError(f"stacked: consensus_weight must be a number >= 0 or 'auto', got {share!r}")
+        value = self.n_consensus
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+            raise ParameterError(f"stacked: n_consensus must be None or an integer >= 1, got {value!r}")
         if self.pu_weighting not in PU_WEIGHTING:
             raise ParameterError(f"stacked: pu_weighting must be 'consensus' or None, got {self.pu_weighting!r}")
         if not isinstance(self.include_raw, (bool, np.bool_)):
@@ -220,12 +230,72 @@ class StackedDetector(BaseDetector):
             raise DataError("stacked: every row of y is 1: the stacked detector needs unlabeled rows (0) too")
         rng = check_random_state(self.random_state)
         member_seed = int(rng.randint(np.iinfo(np.int32).max))
+        self._head_seed = int(rng.randint(np.iinfo(np.int32).max))
         self._fit_members(X, member_seed)
-        features, consensus = self._member_features(X, training=True)
-        weights = self._unlabeled_weights(consensus, y)
-        self.classifiers_ = self._fit_classifiers(features, y, weights, rng)
+        features, ranks = self._member_features(X, training=True)
+        head = self._fit_head(features, ranks, y, np.random.RandomState(self._head_seed))
+        self.consensus_members_, self.consensus_weight_, self.classifiers_ = head
         self.X_train_, self.y_train_, self.n_known_ = X, y.astype(np.int64), int(y.sum())
-        self.decision_scores_ = self._combine(features, consensus)
+        self.decision_scores_ = self._combine(features, ranks, head)
+
+    def _fit_head(self, features: np.ndarray, ranks: np.ndarray, y: np.ndarray,
+                  rng: np.random.RandomState) -> tuple[np.ndarray, float, list[Any]]:
+        """What learns from the labels: the consensus members, the consensus weight and the classifiers."""
+        chosen = self._consensus_members(ranks, y)
+        consensus = ranks[:, chosen].mean(axis=1) if len(chosen) else np.zeros(len(y))
+        weights = self._unlabeled_weights(consensus, y, bool(len(chosen)))
+        classifiers = self._fit_classifiers(features, y, weights, rng)
+        return chosen, self._consensus_weight(consensus, y), classifiers
+
+    def _consensus_members(self, ranks: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Indices of the members whose training scores rank the known anomalies highest (label AUROC: fair
+        evidence, the members never saw the labels), at most ``n_consensus`` of them (all when None)."""
+        n_members = ranks.shape[1]
+        if self.n_consensus is None or n_members <= int(self.n_consensus):
+            return np.arange(n_members)
+        from sklearn.metrics import roc_auc_score
+
+        auroc = np.array([roc_auc_score(y == 1, ranks[:, j]) for j in range(n_members)])
+        return np.sort(np.argsort(-auroc, kind="stable")[: int(self.n_consensus)])
+
+    def _consensus_weight(self, consensus: np.ndarray, y: np.ndarray) -> float:
+        """``consensus_weight``, or with ``"auto"`` :data:`AUTO_CONSENSUS_WEIGHT` scaled by how well the consensus
+        ranks the known anomalies above the unlabeled rows: 0 at label AUROC 0.5 or below, in full from 0.75."""
+        if self.consensus_weight != "auto":
+            return float(self.consensus_weight)
+        from sklearn.metrics import roc_auc_score
+
+        auroc = float(roc_auc_score(y == 1, consensus)) if len(np.unique(consensus)) > 1 else 0.5
+        return AUTO_CONSENSUS_WEIGHT * float(np.clip((auroc - 0.5) / 0.25, 0.0, 1.0))
+
+    def cross_fitted_auroc(self, n_folds: int = 3, random_state: int = 0) -> float:
+        """AUROC of held-out known anomalies against the held-out other training rows, the label-learning part
+        (consensus members, classifiers) refitted on the other folds; mean over folds weighted by their known
+        anomalies (NaN with fewer than two known anomalies).
+
+        The members are not refitted: they never see the labels, so their scores of held-out rows carry none.
+        This costs ``n_folds`` classifier fits, not ``n_folds`` full fits, and is what ``auto`` judges the stacked
+        detector by (:mod:`metaad.meta.labelled`).
+        """
+        from sklearn.metrics import roc_auc_score
+        from sklearn.model_selection import StratifiedKFold
+
+        self._check_fitted()
+        y = self.y_train_
+        folds = min(int(n_folds), int(y.sum()))
+        if folds < 2:
+            return float("nan")
+        features, ranks = self._member_features(self.X_train_, training=True)
+        rng = np.random.RandomState(self._head_seed)
+        total, weight = 0.0, 0
+        for train, test in StratifiedKFold(folds, shuffle=True, random_state=random_state).split(features, y):
+            if y[train].sum() == 0 or y[test].sum() == 0:
+                continue
+            head = self._fit_head(features[train], ranks[train], y[train], rng)
+            scores = self._combine(features[test], ranks[test], head)
+            total += roc_auc_score(y[test], scores) * int(y[test].sum())
+            weight += int(y[test].sum())
+        return total / weight if weight else float("nan")
 
     def _fit_members(self, X: np.ndarray, seed: int) -> None:
         n = X.shape[0]
@@ -247,29 +317,31 @@ class StackedDetector(BaseDetector):
                 if rest.any():
                     scores[rest] = member.decision_function(X[rest])
             members.append(member)
-            train_scores.append(scores)
+            train_scores.append(np.nan_to_num(scores, nan=0.0, posinf=1e300, neginf=-1e300))
         self.members_ = members
         self._member_train_scores = train_scores
         self._member_reference = [np.sort(s) for s in train_scores]
         self.n_member_features_ = len(members)
 
     def _member_features(self, X: np.ndarray, *, training: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """The classifier's features (raw columns and member scores) and the members' consensus rank."""
+        """The classifier's features (raw columns and member scores) and the members' rank percentiles (one column
+        each)."""
         if training:
             scores = self._member_train_scores
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 scores = [m.decision_function(X) for m in self.members_]
-        ranks = [rank_percentiles(ref, s) for ref, s in zip(self._member_reference, scores)]
-        consensus = np.mean(ranks, axis=0) if ranks else np.zeros(X.shape[0])
+        scores = [np.nan_to_num(np.asarray(s, dtype=np.float64), nan=0.0, posinf=1e300, neginf=-1e300) for s in scores]
+        ranks = (np.column_stack([rank_percentiles(ref, s) for ref, s in zip(self._member_reference, scores)])
+                 if scores else np.zeros((X.shape[0], 0)))
         parts = ([X] if self.include_raw else []) + ([np.column_stack(scores)] if scores else [])
-        return np.hstack(parts), consensus
+        return np.hstack(parts), ranks
 
-    def _unlabeled_weights(self, consensus: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _unlabeled_weights(self, consensus: np.ndarray, y: np.ndarray, has_members: bool = True) -> np.ndarray:
         """Probability of drawing each unlabeled row as a normal example (0 for the known anomalies)."""
         weights = (y == 0).astype(np.float64)
-        if self.pu_weighting == "consensus" and self.members_:
+        if self.pu_weighting == "consensus" and has_members:
             unlabeled = y == 0
             position = 1.0 - rank_percentiles(consensus[unlabeled], consensus[unlabeled])  # 0 at the very top
             weights[unlabeled] = np.clip(position / float(self.contamination), 0.0, 1.0)
@@ -300,13 +372,15 @@ class StackedDetector(BaseDetector):
         return classifiers
 
     # ------------------------------------------------------------------------------------------ score
-    def _combine(self, features: np.ndarray, consensus: np.ndarray) -> np.ndarray:
-        log_odds = np.mean([c.decision_function(features) for c in self.classifiers_], axis=0)
-        return log_odds + float(self.consensus_weight) * consensus
+    def _combine(self, features: np.ndarray, ranks: np.ndarray, head: tuple[np.ndarray, float, list[Any]]) -> np.ndarray:
+        chosen, weight, classifiers = head
+        log_odds = np.mean([c.decision_function(features) for c in classifiers], axis=0)
+        consensus = ranks[:, chosen].mean(axis=1) if len(chosen) else np.zeros(features.shape[0])
+        return log_odds + weight * consensus
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        features, consensus = self._member_features(X)
-        return self._combine(features, consensus)
+        features, ranks = self._member_features(X)
+        return self._combine(features, ranks, (self.consensus_members_, self.consensus_weight_, self.classifiers_))
 
     # ------------------------------------------------------------------------------------------ persistence
     def _get_fitted_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

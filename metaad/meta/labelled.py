@@ -31,7 +31,10 @@ import numpy as np
 from metaad.exceptions import DataError, ParameterError
 
 #: The semi-supervised detectors ``auto`` weighs when it is given known anomalies.
-SEMI_SUPERVISED: tuple[str, ...] = ("stacked", "deep_sad", "devnet")
+SEMI_SUPERVISED: tuple[str, ...] = ("stacked", "devnet")
+#: How much higher another candidate's blended label evidence must be for ``auto`` to choose it over the stacked
+#: detector (see the module docstring).
+STACKED_MARGIN = 0.05
 #: Folds of the cross-fitted label evidence (three keep one or two of five known anomalies out per fold).
 N_FOLDS = 3
 #: The best-judged unsupervised candidates of a classical family that join the stacked detector's members.
@@ -111,6 +114,11 @@ def add_semi_supervised(decision: Any, fitted: dict[str, Any], X: np.ndarray, kn
                         log: logging.Logger | None = None) -> Any:
     """``auto``'s label decision with the semi-supervised candidates judged beside the unsupervised ones.
 
+    The stacked candidate is fitted once and judged by :meth:`~metaad.detectors.stacked.StackedDetector.cross_fitted_auroc`
+    (its members never see the labels, so only its classifiers are refitted per fold); ``devnet`` by
+    :func:`cross_fitted_label_auroc`. The stacked candidate wins unless another's blended evidence beats its own
+    by :data:`STACKED_MARGIN` (see the module docstring).
+
     Parameters
     ----------
     decision : metaad.meta.selection.Decision
@@ -126,7 +134,7 @@ def add_semi_supervised(decision: Any, fitted: dict[str, Any], X: np.ndarray, kn
     Returns
     -------
     metaad.meta.selection.Decision
-        The best candidate by blended evidence, and every candidate ranked.
+        The chosen candidate, and every candidate ranked by blended evidence.
     """
     from metaad.meta import selection as steps
     from metaad.meta.evidence import blend_with_evidence
@@ -135,12 +143,16 @@ def add_semi_supervised(decision: Any, fitted: dict[str, Any], X: np.ndarray, kn
     X_rows, known_rows = X[rows], known[rows]
     unsupervised = [c for c in decision.ranked if c.get("posterior") is not None and c["posterior"] >= 0]
     semi = semi_supervised_candidates(unsupervised)
-    observed = {}
+    observed, judged = {}, {}
     for cand in semi:
-        def make(cand: dict[str, Any] = cand) -> Any:
-            return steps.build_detector(cand, overrides)
         try:
-            auroc = cross_fitted_label_auroc(make, X_rows, known_rows, random_state=random_state)
+            if cand["family"] == "stacked":  # fitted once; the folds refit only what learns from the labels
+                judged[cand["config_id"]] = det = steps.build_detector(cand, overrides).fit(X_rows, known_rows)
+                auroc = det.cross_fitted_auroc(N_FOLDS, random_state=random_state)
+            else:
+                def make(cand: dict[str, Any] = cand) -> Any:
+                    return steps.build_detector(cand, overrides)
+                auroc = cross_fitted_label_auroc(make, X_rows, known_rows, random_state=random_state)
         except (DataError, ParameterError) as exc:
             log.info("auto: %s cannot be judged here (%s)", cand["config_id"], exc)
             auroc = float("nan")
@@ -151,20 +163,47 @@ def add_semi_supervised(decision: Any, fitted: dict[str, Any], X: np.ndarray, kn
     for cand in semi:
         cand["posterior"] = posterior[cand["config_id"]] if np.isfinite(observed[cand["config_id"]]) else -1.0
     ranked = sorted(decision.ranked + semi, key=lambda c: (-(c["posterior"] if c["posterior"] is not None else -1.0), c["rank"]))
-    for cand in ranked:
-        if cand.get("semi_supervised") and cand["posterior"] >= 0:
+    order = prefer_stacked(ranked)
+    for cand in order:
+        if cand.get("semi_supervised") and cand["posterior"] >= 0 and cand["config_id"] not in fitted:
             try:
-                fitted[cand["config_id"]] = steps.build_detector(cand, overrides).fit(X_rows, known_rows)
+                fitted[cand["config_id"]] = (judged[cand["config_id"]] if cand["config_id"] in judged
+                                             else steps.build_detector(cand, overrides).fit(X_rows, known_rows))
             except (DataError, ParameterError) as exc:
                 log.info("auto: %s cannot be fitted here (%s)", cand["config_id"], exc)
                 cand["posterior"] = -1.0
                 continue
         if cand["config_id"] in fitted or not cand.get("semi_supervised"):
             break
-    ranked = sorted(ranked, key=lambda c: (-(c["posterior"] if c["posterior"] is not None else -1.0), c["rank"]))
-    reason = decision.reason + f"; {len(semi)} semi-supervised candidates judged by {N_FOLDS}-fold cross-fitted labels"
-    return steps.Decision([ranked[0]], decision.confidence, reason, ranked)
+    chosen = cand
+    reason = decision.reason + (f"; {len(semi)} semi-supervised candidates judged by {N_FOLDS}-fold cross-fitted labels"
+                                f", stacked kept unless another leads it by {STACKED_MARGIN}")
+    ranked = [chosen] + [c for c in order if c is not chosen]
+    return steps.Decision([chosen], decision.confidence, reason, ranked)
 
 
-__all__ = ["N_CHOSEN_MEMBERS", "N_FOLDS", "SEMI_SUPERVISED", "add_semi_supervised", "cross_fitted_label_auroc",
+def prefer_stacked(ranked: list[dict[str, Any]], margin: float = None) -> list[dict[str, Any]]:
+    """``ranked`` (best blended evidence first) with the stacked candidate moved to the front unless the best
+    candidate's posterior beats it by more than ``margin`` (default :data:`STACKED_MARGIN`).
+
+    Examples
+    --------
+    >>> ranked = [{"config_id": "knn", "posterior": 0.90}, {"config_id": "stacked-labelled", "posterior": 0.88}]
+    >>> [c["config_id"] for c in prefer_stacked(ranked)]
+    ['stacked-labelled', 'knn']
+    >>> ranked[0]["posterior"] = 0.99
+    >>> [c["config_id"] for c in prefer_stacked(ranked)]
+    ['knn', 'stacked-labelled']
+    """
+    margin = STACKED_MARGIN if margin is None else float(margin)
+    stacked = [c for c in ranked if c["config_id"] == "stacked-labelled" and (c.get("posterior") or -1.0) >= 0]
+    if not stacked or not ranked:
+        return list(ranked)
+    best = ranked[0]["posterior"] if ranked[0]["posterior"] is not None else -1.0
+    if best > stacked[0]["posterior"] + margin:
+        return list(ranked)
+    return stacked + [c for c in ranked if c is not stacked[0]]
+
+
+__all__ = ["N_CHOSEN_MEMBERS", "N_FOLDS", "SEMI_SUPERVISED", "STACKED_MARGIN", "prefer_stacked", "add_semi_supervised", "cross_fitted_label_auroc",
            "semi_supervised_candidates", "stacked_members"]

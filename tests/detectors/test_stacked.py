@@ -60,7 +60,8 @@ def test_unlabeled_anomalies_still_score_above_normal_rows(data) -> None:
 def test_pu_weights_spare_the_unlabeled_rows_the_members_find_anomalous(data) -> None:
     X, kind, known, _, _ = data
     det = metaad.make_detector("stacked", **FAST).fit(X, known)
-    _, consensus = det._member_features(X, training=True)
+    _, ranks = det._member_features(X, training=True)
+    consensus = ranks[:, det.consensus_members_].mean(axis=1)
     weights = det._unlabeled_weights(consensus, known)
     assert (weights[known == 1] == 0).all()
     unlabeled = np.flatnonzero(known == 0)
