@@ -64,15 +64,16 @@ _DEFAULTS: dict[str, Any] = {
     "max_leaf_nodes": 15,
     "min_samples_leaf": 5,
     "l2_regularization": 1.0,
-    "consensus_weight": "auto",
+    "consensus_weight": 3.0,
     "n_consensus": 5,
     "contamination": 0.1,
     "threshold": None,
     "random_state": None,
 }
 PU_WEIGHTING: tuple[Any, ...] = ("consensus", None)
-#: The consensus weight with five known anomalies when ``consensus_weight="auto"`` (see :class:`StackedDetector`).
-AUTO_CONSENSUS_WEIGHT = 3.0
+#: At most this many bags per fold in :meth:`StackedDetector.cross_fitted_auroc` (bags smooth the scores; the
+#: folds only have to rank the held-out rows).
+CROSS_FIT_BAGS = 3
 
 
 def parse_member(spec: str) -> tuple[str, dict[str, Any]]:
@@ -206,9 +207,8 @@ class StackedDetector(BaseDetector):
                 raise ParameterError(f"stacked: {name} must be a number > {max(low, 0)}, got {value!r}"
                                      if low == 0 else f"stacked: {name} must be a number >= 0, got {value!r}")
         share = self.consensus_weight
-        if share != "auto" and (isinstance(share, bool) or not isinstance(share, (int, float, np.integer, np.floating))
-                                or not share >= 0):
-            raise ParameterError(f"stacked: consensus_weight must be a number >= 0 or 'auto', got {share!r}")
+        if isinstance(share, bool) or not isinstance(share, (int, float, np.integer, np.floating)) or not share >= 0:
+            raise ParameterError(f"stacked: consensus_weight must be a number >= 0, got {share!r}")
         value = self.n_consensus
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
             raise ParameterError(f"stacked: n_consensus must be None or an integer >= 1, got {value!r}")
@@ -238,14 +238,14 @@ class StackedDetector(BaseDetector):
         self.X_train_, self.y_train_, self.n_known_ = X, y.astype(np.int64), int(y.sum())
         self.decision_scores_ = self._combine(features, ranks, head)
 
-    def _fit_head(self, features: np.ndarray, ranks: np.ndarray, y: np.ndarray,
-                  rng: np.random.RandomState) -> tuple[np.ndarray, float, list[Any]]:
+    def _fit_head(self, features: np.ndarray, ranks: np.ndarray, y: np.ndarray, rng: np.random.RandomState,
+                  max_bags: int | None = None) -> tuple[np.ndarray, float, list[Any]]:
         """What learns from the labels: the consensus members, the consensus weight and the classifiers."""
         chosen = self._consensus_members(ranks, y)
         consensus = ranks[:, chosen].mean(axis=1) if len(chosen) else np.zeros(len(y))
         weights = self._unlabeled_weights(consensus, y, bool(len(chosen)))
-        classifiers = self._fit_classifiers(features, y, weights, rng)
-        return chosen, self._consensus_weight(consensus, y), classifiers
+        classifiers = self._fit_classifiers(features, y, weights, rng, max_bags)
+        return chosen, float(self.consensus_weight), classifiers
 
     def _consensus_members(self, ranks: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Indices of the members whose training scores rank the known anomalies highest (label AUROC: fair
@@ -257,16 +257,6 @@ class StackedDetector(BaseDetector):
 
         auroc = np.array([roc_auc_score(y == 1, ranks[:, j]) for j in range(n_members)])
         return np.sort(np.argsort(-auroc, kind="stable")[: int(self.n_consensus)])
-
-    def _consensus_weight(self, consensus: np.ndarray, y: np.ndarray) -> float:
-        """``consensus_weight``, or with ``"auto"`` :data:`AUTO_CONSENSUS_WEIGHT` scaled by how well the consensus
-        ranks the known anomalies above the unlabeled rows: 0 at label AUROC 0.5 or below, in full from 0.75."""
-        if self.consensus_weight != "auto":
-            return float(self.consensus_weight)
-        from sklearn.metrics import roc_auc_score
-
-        auroc = float(roc_auc_score(y == 1, consensus)) if len(np.unique(consensus)) > 1 else 0.5
-        return AUTO_CONSENSUS_WEIGHT * float(np.clip((auroc - 0.5) / 0.25, 0.0, 1.0))
 
     def cross_fitted_auroc(self, n_folds: int = 3, random_state: int = 0) -> float:
         """AUROC of held-out known anomalies against the held-out other training rows, the label-learning part
@@ -291,7 +281,7 @@ class StackedDetector(BaseDetector):
         for train, test in StratifiedKFold(folds, shuffle=True, random_state=random_state).split(features, y):
             if y[train].sum() == 0 or y[test].sum() == 0:
                 continue
-            head = self._fit_head(features[train], ranks[train], y[train], rng)
+            head = self._fit_head(features[train], ranks[train], y[train], rng, CROSS_FIT_BAGS)
             scores = self._combine(features[test], ranks[test], head)
             total += roc_auc_score(y[test], scores) * int(y[test].sum())
             weight += int(y[test].sum())
@@ -349,7 +339,8 @@ class StackedDetector(BaseDetector):
                 weights[unlabeled] = 1.0
         return weights
 
-    def _fit_classifiers(self, features: np.ndarray, y: np.ndarray, weights: np.ndarray, rng: np.random.RandomState) -> list[Any]:
+    def _fit_classifiers(self, features: np.ndarray, y: np.ndarray, weights: np.ndarray, rng: np.random.RandomState,
+                         max_bags: int | None = None) -> list[Any]:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         anomalies = np.flatnonzero(y == 1)
@@ -357,7 +348,7 @@ class StackedDetector(BaseDetector):
         probability = weights[candidates] / weights[candidates].sum()
         size = min(int(self.max_unlabeled), len(candidates))
         # one bag when every candidate row fits in it: more would repeat the same fit (the trees are deterministic)
-        n_bags = min(int(self.n_bags), int(np.ceil(len(candidates) / size)))
+        n_bags = min(int(self.n_bags), int(np.ceil(len(candidates) / size)), max_bags or int(self.n_bags))
         classifiers = []
         for _ in range(n_bags):
             drawn = rng.choice(candidates, size=size, replace=False, p=probability)
@@ -408,4 +399,4 @@ class StackedDetector(BaseDetector):
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
 
 
-__all__ = ["DEFAULT_MEMBERS", "StackedDetector", "member_spec", "parse_member", "rank_percentiles"]
+__all__ = ["CROSS_FIT_BAGS", "DEFAULT_MEMBERS", "StackedDetector", "member_spec", "parse_member", "rank_percentiles"]
