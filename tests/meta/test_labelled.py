@@ -79,3 +79,17 @@ def test_stacked_candidate_stacks_the_best_judged_classical_candidates() -> None
     assert semi["stacked"]["params"]["members"][0] == 'knn:{"n_neighbors": 7}'
     assert "autoencoder" not in semi["stacked"]["params"]["members"]
     assert semi["stacked"]["predicted_auroc"] == 0.8 and semi["devnet"]["predicted_auroc"] == 0.75
+
+
+def test_stacked_is_kept_unless_another_candidate_leads_it_by_the_margin() -> None:
+    from metaad.meta.labelled import STACKED_MARGIN, prefer_stacked
+
+    ranked = [{"config_id": "devnet-labelled", "posterior": 0.80 + STACKED_MARGIN - 0.01},
+              {"config_id": "knn-1", "posterior": 0.79},
+              {"config_id": "stacked-labelled", "posterior": 0.80}]
+    assert [c["config_id"] for c in prefer_stacked(ranked)] == ["stacked-labelled", "devnet-labelled", "knn-1"]
+    ranked[0]["posterior"] = 0.80 + STACKED_MARGIN + 0.01
+    assert prefer_stacked(ranked)[0]["config_id"] == "devnet-labelled"
+    ranked[2]["posterior"] = -1.0  # stacked could not be judged: the ranking stands
+    ranked[0]["posterior"] = 0.80
+    assert prefer_stacked(ranked)[0]["config_id"] == "devnet-labelled"
