@@ -84,12 +84,17 @@ def test_stacked_candidate_stacks_the_best_judged_classical_candidates() -> None
 def test_stacked_is_kept_unless_another_candidate_leads_it_by_the_margin() -> None:
     from metaad.meta.labelled import STACKED_MARGIN, prefer_stacked
 
-    ranked = [{"config_id": "devnet-labelled", "posterior": 0.80 + STACKED_MARGIN - 0.01},
-              {"config_id": "knn-1", "posterior": 0.79},
-              {"config_id": "stacked-labelled", "posterior": 0.80}]
-    assert [c["config_id"] for c in prefer_stacked(ranked)] == ["stacked-labelled", "devnet-labelled", "knn-1"]
-    ranked[0]["posterior"] = 0.80 + STACKED_MARGIN + 0.01
-    assert prefer_stacked(ranked)[0]["config_id"] == "devnet-labelled"
-    ranked[2]["posterior"] = -1.0  # stacked could not be judged: the ranking stands
-    ranked[0]["posterior"] = 0.80
-    assert prefer_stacked(ranked)[0]["config_id"] == "devnet-labelled"
+    def ids(ranked):
+        return [c["config_id"] for c in prefer_stacked(ranked)]
+
+    ranked = [{"config_id": "knn-1", "posterior": 0.80 + STACKED_MARGIN - 0.01, "label_auroc": 0.99},
+              {"config_id": "devnet-labelled", "posterior": 0.70, "label_auroc": 0.80 + STACKED_MARGIN - 0.01,
+               "semi_supervised": True},
+              {"config_id": "stacked-labelled", "posterior": 0.80, "label_auroc": 0.80, "semi_supervised": True}]
+    assert ids(ranked) == ["stacked-labelled", "knn-1", "devnet-labelled"]
+    ranked[0]["posterior"] = 0.80 + STACKED_MARGIN + 0.01      # an unsupervised candidate leads by its blend
+    assert ids(ranked)[0] == "knn-1"
+    ranked[1]["label_auroc"] = 0.80 + 2 * STACKED_MARGIN + 0.02  # devnet leads further, by its own evidence
+    assert ids(ranked)[0] == "devnet-labelled"
+    ranked[2]["posterior"] = -1.0                                # stacked could not be judged: the ranking stands
+    assert ids(ranked) == ["knn-1", "devnet-labelled", "stacked-labelled"]
