@@ -27,6 +27,8 @@ best-blend rule chose worse than ``stacked`` alone (0.899 against 0.900 at k = 5
 it picked an unsupervised candidate in 21 of 68 runs). DevNet is judged on its own evidence, not its borrowed
 prior: on vertebral its cross-fitted label AUROC led the stacked one's by 0.12 (k = 5) and 0.06 (k = 20), and its
 test AUROC by 0.33 and 0.10, but the blend with the priors ranked it below. The margin (0.05) was not tuned.
+When the stacked detector's cross-fitted label AUROC is 0.95 or more no rival can lead it by the margin, so the
+rivals are not judged (DevNet's three fits were most of ``auto``'s time on small tables).
 A semi-supervised winner is refitted on the judged rows with every label (the stacked one is already).
 
 Without labels (or with a labelled validation set instead) nothing here runs.
@@ -156,6 +158,12 @@ def add_semi_supervised(decision: Any, fitted: dict[str, Any], X: np.ndarray, kn
     semi = semi_supervised_candidates(unsupervised)
     observed, judged = {}, {}
     for cand in semi:
+        best = observed.get("stacked-labelled", float("nan"))
+        if cand["family"] != "stacked" and np.isfinite(best) and best >= 1.0 - STACKED_MARGIN:
+            # no rival can lead the stacked detector by the margin: not worth its cross-fitted fits
+            log.info("auto: %s not judged (the stacked detector's cross-fitted label AUROC is %.3f)", cand["config_id"], best)
+            cand["label_auroc"], observed[cand["config_id"]] = None, float("nan")
+            continue
         try:
             if cand["family"] == "stacked":  # fitted once; the folds refit only what learns from the labels
                 judged[cand["config_id"]] = det = steps.build_detector(cand, overrides).fit(X_rows, known_rows)

@@ -39,8 +39,8 @@ def test_labels_bring_in_a_detector_that_learns_from_them(fitted_with_labels) ->
     assert det.selected_["family"] in labelled.SEMI_SUPERVISED
     X_new, y_new = hidden_anomalies(1)
     assert roc_auc_score(y_new, det.decision_function(X_new)) > 0.9
-    semi = [c for c in det.candidates_ if c.get("semi_supervised")]
-    assert all(c["label_auroc"] is not None for c in semi)
+    stacked = [c for c in det.candidates_ if c["config_id"] == "stacked-labelled"]
+    assert stacked[0]["label_auroc"] is not None
 
 
 def test_without_labels_nothing_changes(monkeypatch) -> None:
@@ -98,3 +98,22 @@ def test_stacked_is_kept_unless_another_candidate_leads_it_by_the_margin() -> No
     assert ids(ranked)[0] == "devnet-labelled"
     ranked[2]["posterior"] = -1.0                                # stacked could not be judged: the ranking stands
     assert ids(ranked) == ["knn-1", "devnet-labelled", "stacked-labelled"]
+
+
+def test_rivals_are_not_judged_when_the_stacked_detector_leaves_no_room(monkeypatch) -> None:
+    """Stacked's cross-fitted label AUROC >= 1 - margin: devnet cannot lead it by the margin, so is not fitted."""
+    from metaad.detectors.stacked import StackedDetector
+
+    calls = []
+    monkeypatch.setattr(labelled, "cross_fitted_label_auroc", lambda *a, **k: calls.append(1) or 0.5)
+    X, y = hidden_anomalies(0)
+    known = np.zeros_like(y)
+    known[:10] = 1
+    monkeypatch.setattr(StackedDetector, "cross_fitted_auroc", lambda self, *a, **k: 1.0 - labelled.STACKED_MARGIN)
+    det = AutoDetector(**FAST).fit(X, known)
+    assert calls == [] and det.selected_["config_id"] == "stacked-labelled"
+    devnet = [c for c in det.candidates_ if c["config_id"] == "devnet-labelled"]
+    assert devnet[0]["label_auroc"] is None
+    monkeypatch.setattr(StackedDetector, "cross_fitted_auroc", lambda self, *a, **k: 0.9)
+    AutoDetector(**FAST).fit(X, known)
+    assert calls == [1]  # room left: devnet is judged
