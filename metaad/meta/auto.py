@@ -70,7 +70,8 @@ class AutoDetector(BaseDetector):
     Parameters
     ----------
     n_candidates : int or None, default None
-        Top configurations judged by evidence. None: 5 without labels, 20 with labels or a validation set.
+        Top configurations judged by evidence. None: 5 without labels, 10 with known anomalies, 20 with a validation
+        set.
     max_per_family : int, default 2
         At most this many candidates of one family (0 = no limit): evidence can only tell apart candidates that
         differ.
@@ -235,7 +236,9 @@ class AutoDetector(BaseDetector):
         max_cost = (1e6 / float(self.min_score_rate)
                     if self.min_score_rate is not None and X.shape[0] > steps.LARGE_TABLE_ROWS else None)
         ranking = steps.fast_enough(ranking, max_cost, n_fit, flat.shape[1])
-        n_candidates = self.n_candidates if self.n_candidates is not None else (20 if n_labels else 5)
+        # known anomalies: 10 judged (the semi-supervised detectors, meta/labelled.py, are chosen most of the time)
+        n_candidates = self.n_candidates if self.n_candidates is not None else (
+            (10 if validation is None else 20) if n_labels else 5)
         hedged = not n_labels and self.families is None
         pool = steps.candidate_pool(ranking, int(n_candidates), int(self.max_per_family), hedge=hedged)
         candidates = steps.candidates_from(pool)

@@ -60,7 +60,8 @@ def test_unlabeled_anomalies_still_score_above_normal_rows(data) -> None:
 def test_pu_weights_spare_the_unlabeled_rows_the_members_find_anomalous(data) -> None:
     X, kind, known, _, _ = data
     det = metaad.make_detector("stacked", **FAST).fit(X, known)
-    _, consensus = det._member_features(X, training=True)
+    _, ranks = det._member_features(X, training=True)
+    consensus = ranks[:, det.consensus_members_].mean(axis=1)
     weights = det._unlabeled_weights(consensus, known)
     assert (weights[known == 1] == 0).all()
     unlabeled = np.flatnonzero(known == 0)
@@ -125,3 +126,40 @@ def test_cli_detect_with_known_anomalies_column(tmp_path, capsys) -> None:
     model = metaad.load(out / "model")
     assert model.detector.registry_name == "stacked"
     assert model.detector.members == ("iforest", "knn")
+
+
+def test_consensus_is_built_from_the_members_the_labels_judge_best() -> None:
+    """With n_consensus=k the consensus averages the k members whose scores rank the known anomalies highest."""
+    rng = np.random.RandomState(0)
+    y = np.r_[np.ones(5), np.zeros(195)].astype(int)
+    ranks = rng.uniform(size=(200, 4))
+    ranks[:5, 2] = 0.99         # member 2 puts the known anomalies on top
+    ranks[:5, 0] = 0.01         # member 0 puts them at the bottom
+    det = metaad.make_detector("stacked", **{**FAST, "n_consensus": 1})
+    assert det._consensus_members(ranks, y).tolist() == [2]
+    det.set_params(n_consensus=3)
+    assert det._consensus_members(ranks, y).tolist() == [1, 2, 3]
+    det.set_params(n_consensus=None)
+    assert det._consensus_members(ranks, y).tolist() == [0, 1, 2, 3]
+
+
+def test_cross_fitted_auroc_holds_the_labels_out_and_leaves_the_model_alone() -> None:
+    """Labels on pure noise: the training scores find them, the cross-fitted evidence does not; on real anomalies
+    it is high. Cross-fitting refits only the classifiers: members, scores and classifiers stay as fitted."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 3))
+    known = np.zeros(300, dtype=int)
+    known[rng.choice(300, 12, replace=False)] = 1
+    det = metaad.make_detector("stacked", **FAST).fit(X, known)
+    members, classifiers, scores = list(det.members_), list(det.classifiers_), det.decision_scores_.copy()
+    assert roc_auc_score(known, det.decision_scores_) > 0.95
+    assert det.cross_fitted_auroc(3) < 0.75
+    assert [id(m) for m in det.members_] == [id(m) for m in members]
+    assert [id(c) for c in det.classifiers_] == [id(c) for c in classifiers]
+    np.testing.assert_array_equal(det.decision_scores_, scores)
+    X_a, kind = two_kinds(0)
+    y_a = (kind == 1).astype(int)
+    assert metaad.make_detector("stacked", **FAST).fit(X_a, y_a).cross_fitted_auroc(3) > 0.9
+    one = np.zeros(300, dtype=int)
+    one[0] = 1
+    assert np.isnan(metaad.make_detector("stacked", **FAST).fit(X, one).cross_fitted_auroc(3))  # one label: no folds

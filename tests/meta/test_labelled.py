@@ -35,12 +35,12 @@ def test_labels_bring_in_a_detector_that_learns_from_them(fitted_with_labels) ->
     """The unsupervised candidates miss the hidden cluster; a semi-supervised one is chosen and finds it."""
     det = fitted_with_labels
     ids = [c["config_id"] for c in det.candidates_]
-    assert {"stacked-labelled", "deep_sad-labelled", "devnet-labelled"} <= set(ids)
+    assert {"stacked-labelled", "devnet-labelled"} <= set(ids)
     assert det.selected_["family"] in labelled.SEMI_SUPERVISED
     X_new, y_new = hidden_anomalies(1)
     assert roc_auc_score(y_new, det.decision_function(X_new)) > 0.9
-    semi = [c for c in det.candidates_ if c.get("semi_supervised")]
-    assert all(c["label_auroc"] is not None for c in semi)
+    stacked = [c for c in det.candidates_ if c["config_id"] == "stacked-labelled"]
+    assert stacked[0]["label_auroc"] is not None
 
 
 def test_without_labels_nothing_changes(monkeypatch) -> None:
@@ -79,3 +79,41 @@ def test_stacked_candidate_stacks_the_best_judged_classical_candidates() -> None
     assert semi["stacked"]["params"]["members"][0] == 'knn:{"n_neighbors": 7}'
     assert "autoencoder" not in semi["stacked"]["params"]["members"]
     assert semi["stacked"]["predicted_auroc"] == 0.8 and semi["devnet"]["predicted_auroc"] == 0.75
+
+
+def test_stacked_is_kept_unless_another_candidate_leads_it_by_the_margin() -> None:
+    from metaad.meta.labelled import STACKED_MARGIN, prefer_stacked
+
+    def ids(ranked):
+        return [c["config_id"] for c in prefer_stacked(ranked)]
+
+    ranked = [{"config_id": "knn-1", "posterior": 0.80 + STACKED_MARGIN - 0.01, "label_auroc": 0.99},
+              {"config_id": "devnet-labelled", "posterior": 0.70, "label_auroc": 0.80 + STACKED_MARGIN - 0.01,
+               "semi_supervised": True},
+              {"config_id": "stacked-labelled", "posterior": 0.80, "label_auroc": 0.80, "semi_supervised": True}]
+    assert ids(ranked) == ["stacked-labelled", "knn-1", "devnet-labelled"]
+    ranked[0]["posterior"] = 0.80 + STACKED_MARGIN + 0.01      # an unsupervised candidate leads by its blend
+    assert ids(ranked)[0] == "knn-1"
+    ranked[1]["label_auroc"] = 0.80 + 2 * STACKED_MARGIN + 0.02  # devnet leads further, by its own evidence
+    assert ids(ranked)[0] == "devnet-labelled"
+    ranked[2]["posterior"] = -1.0                                # stacked could not be judged: the ranking stands
+    assert ids(ranked) == ["knn-1", "devnet-labelled", "stacked-labelled"]
+
+
+def test_rivals_are_not_judged_when_the_stacked_detector_leaves_no_room(monkeypatch) -> None:
+    """Stacked's cross-fitted label AUROC >= 1 - margin: devnet cannot lead it by the margin, so is not fitted."""
+    from metaad.detectors.stacked import StackedDetector
+
+    calls = []
+    monkeypatch.setattr(labelled, "cross_fitted_label_auroc", lambda *a, **k: calls.append(1) or 0.5)
+    X, y = hidden_anomalies(0)
+    known = np.zeros_like(y)
+    known[:10] = 1
+    monkeypatch.setattr(StackedDetector, "cross_fitted_auroc", lambda self, *a, **k: 1.0 - labelled.STACKED_MARGIN)
+    det = AutoDetector(**FAST).fit(X, known)
+    assert calls == [] and det.selected_["config_id"] == "stacked-labelled"
+    devnet = [c for c in det.candidates_ if c["config_id"] == "devnet-labelled"]
+    assert devnet[0]["label_auroc"] is None
+    monkeypatch.setattr(StackedDetector, "cross_fitted_auroc", lambda self, *a, **k: 0.9)
+    AutoDetector(**FAST).fit(X, known)
+    assert calls == [1]  # room left: devnet is judged
