@@ -178,10 +178,17 @@ class StackedDetector(BaseDetector):
         See :class:`metaad.detectors.base.BaseDetector`; ``contamination`` is also the fraction of unlabeled rows
         the PU weighting treats as possibly anomalous, and is passed to the members.
 
+    Attributes
+    ----------
+    members_ : list of BaseDetector
+        The fitted members. A member that cannot be fitted on this table (50 neighbours on 40 rows) sits out and
+        is listed in ``skipped_members_``.
+
     Raises
     ------
     DataError
-        When ``fit`` gets no ``y`` or a ``y`` without any 1.
+        When ``fit`` gets no ``y`` or a ``y`` without any 1, or when no member can be fitted and
+        ``include_raw=False``.
 
     Examples
     --------
@@ -312,7 +319,7 @@ class StackedDetector(BaseDetector):
         n = X.shape[0]
         limit = n if self.member_fit_rows is None else min(n, int(self.member_fit_rows))
         rows = np.arange(n) if limit == n else np.sort(np.random.RandomState(seed).choice(n, size=limit, replace=False))
-        members, train_scores = [], []
+        members, train_scores, skipped = [], [], []
         for spec in self.members:
             name, params = parse_member(spec)
             accepted = get_detector_info(name).parameters
@@ -320,7 +327,11 @@ class StackedDetector(BaseDetector):
             member = make_detector(name, **{**extra, **params})
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                member.fit(X[rows])
+                try:
+                    member.fit(X[rows])
+                except (DataError, ParameterError):  # e.g. 50 neighbours on a 40-row table: this member sits out
+                    skipped.append(spec)
+                    continue
                 scores = np.empty(n)
                 rest = np.ones(n, dtype=bool)
                 rest[rows] = False
@@ -329,7 +340,11 @@ class StackedDetector(BaseDetector):
                     scores[rest] = member.decision_function(X[rest])
             members.append(member)
             train_scores.append(np.nan_to_num(scores, nan=0.0, posinf=1e300, neginf=-1e300))
+        if not members and not self.include_raw:
+            raise DataError(f"stacked: none of the {len(self.members)} members can be fitted on {limit} rows "
+                            f"(first: {skipped[0]}), and include_raw=False leaves no feature")
         self.members_ = members
+        self.skipped_members_ = skipped
         self._member_train_scores = train_scores
         self._member_reference = [np.sort(s) for s in train_scores]
         self.n_member_features_ = len(members)

@@ -163,3 +163,16 @@ def test_cross_fitted_auroc_holds_the_labels_out_and_leaves_the_model_alone() ->
     one = np.zeros(300, dtype=int)
     one[0] = 1
     assert np.isnan(metaad.make_detector("stacked", **FAST).fit(X, one).cross_fitted_auroc(3))  # one label: no folds
+
+
+def test_members_too_big_for_a_small_table_sit_out_and_it_still_learns() -> None:
+    """The default members include kNN and LOF with 50 neighbours: on 40 rows they sit out (they used to make the
+    whole fit fail, and ``auto`` with labels then dropped the stacked detector on every small table)."""
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(size=(36, 4)), rng.normal(4, 1, size=(4, 4))]
+    y = np.r_[np.zeros(36), [1, 1, 0, 0]].astype(int)  # two of the four anomalies known
+    det = metaad.make_detector("stacked", random_state=0).fit(X, y)
+    assert 'knn:{"n_neighbors": 50}' in det.skipped_members_ and len(det.members_) == det.n_member_features_ > 10
+    assert det.decision_scores_[38:].min() > np.median(det.decision_scores_[:36])  # the unlabeled anomalies too
+    with pytest.raises(DataError, match="none of the 1 members can be fitted"):
+        metaad.make_detector("stacked", members=('knn:{"n_neighbors": 50}',), include_raw=False).fit(X, y)
