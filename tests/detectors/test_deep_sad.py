@@ -10,18 +10,14 @@ from sklearn.metrics import roc_auc_score
 import metaad
 from metaad.detectors.deep_sad import deep_sad_loss
 from metaad.exceptions import ParameterError
-from tests.detectors.test_stacked import two_kinds
+from tests.detectors._two_kinds import labelled_two_kinds
 
 FAST = {"n_epochs": 10, "pretrain_epochs": 2, "max_steps": None, "random_state": 0}
 
 
 @pytest.fixture(scope="module")
 def data():
-    X, kind = two_kinds(0)
-    X_new, kind_new = two_kinds(1)
-    known = np.zeros(len(X), dtype=int)
-    known[np.flatnonzero(kind == 1)[:6]] = 1  # six of kind A labelled, none of kind B
-    return X, kind, known, X_new, kind_new
+    return labelled_two_kinds()  # six of kind A labelled, none of kind B
 
 
 def _gap(det, X_new, kind_new) -> float:

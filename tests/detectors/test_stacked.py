@@ -9,28 +9,14 @@ from sklearn.metrics import roc_auc_score
 import metaad
 from metaad.detectors.stacked import member_spec, parse_member
 from metaad.exceptions import DataError, ParameterError
+from tests.detectors._two_kinds import labelled_two_kinds, two_kinds
 
 FAST = {"members": ("iforest", "knn"), "random_state": 0}
 
 
-def two_kinds(seed: int = 0, n: int = 400):
-    """Normal rows, and two kinds of anomalies mirrored about the origin (+4 and -4 on the first two columns):
-    an unsupervised detector cannot tell the kinds apart, labels can."""
-    rng = np.random.RandomState(seed)
-    X = rng.normal(size=(n + 30, 4))
-    X[n : n + 15, :2] += 4.0   # kind A: rows n .. n+14
-    X[n + 15 :, :2] -= 4.0     # kind B: rows n+15 .. n+29
-    kind = np.r_[np.zeros(n), np.ones(15), 2 * np.ones(15)].astype(int)
-    return X, kind
-
-
 @pytest.fixture(scope="module")
 def data():
-    X, kind = two_kinds(0)
-    X_new, kind_new = two_kinds(1)
-    known = np.zeros(len(X), dtype=int)
-    known[np.flatnonzero(kind == 1)[:6]] = 1  # six of kind A labelled, none of kind B
-    return X, kind, known, X_new, kind_new
+    return labelled_two_kinds()  # six of kind A labelled, none of kind B
 
 
 def test_labels_steer_the_scores(data) -> None:
