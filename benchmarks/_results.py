@@ -1,8 +1,10 @@
-"""Shared by the benchmark scripts: append one result row to a CSV file (a run can be stopped and resumed)."""
+"""Shared by the benchmark scripts: append one result row to a CSV file (a run can be stopped and resumed), and
+name the machine's CPU."""
 
 from __future__ import annotations
 
 import csv
+import platform
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,3 +22,12 @@ def append_row(path: Path, row: dict[str, Any], fieldnames: Sequence[str] | None
         if write_header:
             writer.writeheader()
         writer.writerow(row)
+
+
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (the platform's processor or machine name elsewhere)."""
+    try:
+        return next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()

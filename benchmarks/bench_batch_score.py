@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import append_row  # noqa: E402
+from _results import append_row, cpu_model  # noqa: E402
 
 import metaad  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -44,12 +44,7 @@ FIELDS = ("date_utc", "detector", "rows", "seconds", "rows_per_s", "peak_rss_mib
 
 def machine() -> str:
     """CPU model, cores and memory of this machine, in one line."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, python {platform.python_version()}, metaad {metaad.__version__}"
 

@@ -103,7 +103,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import append_row  # noqa: E402
+from _results import append_row, cpu_model  # noqa: E402
 
 import metaad  # noqa: E402
 
@@ -121,12 +121,7 @@ def table(n_rows: int, seed: int) -> pd.DataFrame:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     return f"{cpu}, {os.cpu_count()} cores, python {platform.python_version()}, metaad {metaad.__version__}"
 
 
