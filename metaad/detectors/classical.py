@@ -201,7 +201,7 @@ def pca_rank_kwargs(X: np.ndarray, kwargs: dict[str, Any]) -> dict[str, Any]:
     Z = X - X.mean(axis=0)
     if kwargs.get("standardization", True):
         Z = Z / np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
-    variance = np.linalg.svd(Z, compute_uv=False) ** 2
+    variance = np.linalg.eigvalsh(Z.T @ Z)  # the squared singular values of Z, at a fraction of an SVD's cost
     rank = max(1, int((variance / max(variance.sum(), np.finfo(float).tiny) > PCA_MIN_VARIANCE_RATIO).sum()))
     limit = min(rank, X.shape[0] - 1) if X.shape[0] > 1 else rank
     return kwargs | {"n_components": max(1, min(limit, int(n_components) if n_components is not None else limit))}
